@@ -1,6 +1,6 @@
 import { strictEqual } from "node:assert/strict";
 import fc from "fast-check";
-import { crc32c } from "./crc32c.ts";
+import { crc32c, crc32cIsNative, crc32cPortable } from "./crc32c.ts";
 
 /** Obviously-correct bitwise CRC-32C, to cross-check the table-driven one. */
 function crc32cBitwise(bytes: Uint8Array): number {
@@ -42,4 +42,30 @@ Deno.test("crc32c() agrees with a bitwise implementation on arbitrary bytes and 
 Deno.test("crc32c() reads only its subarray view of a larger buffer", () => {
   const bytes = new TextEncoder().encode("xx123456789yy");
   strictEqual(crc32c(bytes.subarray(2, 11)), 0xe3069283);
+});
+
+Deno.test("crc32cPortable() agrees with a bitwise implementation across the 8-byte stride", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), fc.nat(0xffffffff), (b, init) => {
+      strictEqual(crc32cPortable(b), crc32cBitwise(b));
+      strictEqual(crc32cPortable(b, init), crc32c(b, init));
+    }),
+    { seed: 8, numRuns: 300 },
+  );
+});
+
+Deno.test("crc32c() gives the same answer on the native and portable paths for large inputs", () => {
+  // With --allow-all the native addon is loaded; without it both calls are portable.
+  const random = fc.sample(fc.uint8Array({ minLength: 512, maxLength: 70_000 }), {
+    seed: 512,
+    numRuns: 20,
+  });
+  for (const bytes of random) {
+    strictEqual(crc32c(bytes), crc32cPortable(bytes));
+    strictEqual(
+      crc32c(bytes.subarray(3), 0x12345678),
+      crc32cPortable(bytes.subarray(3), 0x12345678),
+    );
+  }
+  strictEqual(typeof crc32cIsNative(), "boolean");
 });
