@@ -1,0 +1,85 @@
+/**
+ * Small file-system helpers for the file storage: whole writes, directory
+ * fsync and atomic file replacement.
+ *
+ * @module
+ */
+
+/**
+ * Writes all of `bytes` to `file`. `write()` may write only part of the
+ * buffer, so loop until everything is written.
+ */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const n = await file.write(bytes.subarray(written));
+    if (n <= 0) {
+      throw new Error(`write() made no progress after ${written} of ${bytes.length} bytes`);
+    }
+    written += n;
+  }
+}
+
+/**
+ * Fsyncs a directory, which makes file creations, renames and deletions in it
+ * durable (on Linux a rename is only durable once its directory is synced).
+ */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Fsync the temporary file and the directory (off only for benchmarks and development). */
+  readonly sync: boolean;
+}
+
+/** The suffix of temporary files; leftovers from a crash are deleted on open. */
+export const TEMP_FILE_SUFFIX = ".tmp";
+
+/**
+ * Replaces `dir/name` with `bytes` so that after a crash the file holds either
+ * the old or the new content, never a mix: write to a temporary file, fsync it,
+ * rename it over the target, fsync the directory.
+ */
+export async function writeFileAtomic(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  options: AtomicWriteOptions,
+): Promise<void> {
+  const tempPath = `${dir}/${name}${TEMP_FILE_SUFFIX}`;
+  const file = await Deno.open(tempPath, { write: true, create: true, truncate: true });
+  try {
+    await writeAll(file, bytes);
+    if (options.sync) await file.syncData();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(tempPath, `${dir}/${name}`);
+  if (options.sync) await syncDir(dir);
+}
+
+/** Reads a whole file, or answers `undefined` if it does not exist. */
+export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Removes a file; a file that is already gone is not an error. */
+export async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
