@@ -19,3 +19,4 @@
  */
 
 export * from "./record_batch/mod.ts";
+export * from "./errors.ts";

@@ -1,0 +1,141 @@
+/**
+ * Plans a local cluster: which node gets which ports, directories and config
+ * file. Pure, so the port and path layout is unit-tested without starting
+ * anything. The launcher turns a plan into files and processes.
+ *
+ * Layout under the data dir:
+ * ```
+ * cluster.json        the manifest (ids, pids, urls, restart commands)
+ * cluster.secret      the shared secret (mode 0600)
+ * node-1.json         node 1's config (what `deno task node --config` reads)
+ * node-1/             node 1's data dir
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { NodeConfig, VoterConfig } from "../config/node_config.ts";
+import { DEFAULT_TIMEOUTS } from "../config/node_config.ts";
+
+/** The most nodes the local launcher starts: a local cluster is for development. */
+export const LOCAL_NODES_MAX = 9;
+
+/** What the user asked for. */
+export interface LocalClusterOptions {
+  readonly nodes: number;
+  readonly host: string;
+  /** Client ports are `basePort .. basePort + nodes - 1`. */
+  readonly basePort: number;
+  /** Internal ports are `internalBasePort .. internalBasePort + nodes - 1`. */
+  readonly internalBasePort: number;
+  /** Absolute path. */
+  readonly dataDir: string;
+  readonly clusterId: string;
+}
+
+/** One planned node: its config and where that config is written. */
+export interface PlannedNode {
+  readonly config: NodeConfig;
+  readonly configFile: string;
+}
+
+/** A planned cluster. */
+export interface ClusterPlan {
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly manifestFile: string;
+  readonly secretFile: string;
+  readonly nodes: readonly PlannedNode[];
+}
+
+/** The client port the internal ports start at, by default. */
+export function defaultInternalBasePort(basePort: number): number {
+  return basePort + 10_000;
+}
+
+/** Checks the options; returns one message per problem. */
+export function validateLocalClusterOptions(
+  o: Omit<LocalClusterOptions, "clusterId" | "dataDir">,
+): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > LOCAL_NODES_MAX) {
+    problems.push(`--nodes must be an integer from 1 to ${LOCAL_NODES_MAX} (got ${o.nodes})`);
+  }
+  for (
+    const [flag, port] of [["--base-port", o.basePort], [
+      "--internal-base-port",
+      o.internalBasePort,
+    ]] as const
+  ) {
+    if (!Number.isInteger(port) || port < 1024 || port + Math.max(o.nodes, 1) - 1 > 65535) {
+      problems.push(
+        `${flag} must be an integer from 1024 to ${
+          65536 - Math.max(o.nodes, 1)
+        } so that every node's port fits (got ${port})`,
+      );
+    }
+  }
+  const clientEnd = o.basePort + o.nodes - 1;
+  const internalEnd = o.internalBasePort + o.nodes - 1;
+  if (o.basePort <= internalEnd && o.internalBasePort <= clientEnd) {
+    problems.push(
+      `client ports ${o.basePort}-${clientEnd} overlap internal ports ${o.internalBasePort}-${internalEnd}; choose another --internal-base-port`,
+    );
+  }
+  return problems;
+}
+
+/** Plans every node of a local combined-mode cluster (each node is broker and controller). */
+export function planLocalCluster(o: LocalClusterOptions): ClusterPlan {
+  const hostInUrl = o.host.includes(":") ? `[${o.host}]` : o.host;
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const voters: VoterConfig[] = ids.map((id) => ({
+    id,
+    clientUrl: `http://${hostInUrl}:${o.basePort + id - 1}`,
+    internalUrl: `http://${hostInUrl}:${o.internalBasePort + id - 1}`,
+  }));
+  const secretFile = join(o.dataDir, "cluster.secret");
+  const nodes = voters.map((v): PlannedNode => ({
+    configFile: join(o.dataDir, `node-${v.id}.json`),
+    config: {
+      nodeId: v.id,
+      clusterId: o.clusterId,
+      roles: ["broker", "controller"],
+      dataDir: join(o.dataDir, `node-${v.id}`),
+      listeners: {
+        client: { host: o.host, port: o.basePort + v.id - 1, advertisedUrl: v.clientUrl },
+        internal: {
+          host: o.host,
+          port: o.internalBasePort + v.id - 1,
+          advertisedUrl: v.internalUrl,
+        },
+      },
+      voters,
+      clusterSecretFile: secretFile,
+      timeouts: DEFAULT_TIMEOUTS,
+    },
+  }));
+  return {
+    clusterId: o.clusterId,
+    dataDir: o.dataDir,
+    manifestFile: join(o.dataDir, "cluster.json"),
+    secretFile,
+    nodes,
+  };
+}
+
+/** The JSON a node's config file holds (paths made relative to the data dir, so it can move). */
+export function configFileJson(node: PlannedNode): unknown {
+  const c = node.config;
+  return {
+    nodeId: c.nodeId,
+    clusterId: c.clusterId,
+    roles: c.roles,
+    dataDir: `node-${c.nodeId}`,
+    listeners: c.listeners,
+    voters: c.voters,
+    clusterSecretFile: "cluster.secret",
+    timeouts: c.timeouts,
+  };
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { parseNodeConfig } from "../config/node_config.ts";
+import { configFileJson, planLocalCluster, validateLocalClusterOptions } from "./cluster_plan.ts";
+
+const OPTIONS = {
+  nodes: 3,
+  host: "127.0.0.1",
+  basePort: 9092,
+  internalBasePort: 19092,
+  dataDir: "/data/strom",
+  clusterId: "AAAAAAAAAAAAAAAAAAAAAA",
+};
+
+Deno.test("planLocalCluster() gives each node consecutive ports and its own dirs", () => {
+  const plan = planLocalCluster(OPTIONS);
+  assert.equal(plan.manifestFile, "/data/strom/cluster.json");
+  assert.deepEqual(plan.nodes.map((n) => n.config.listeners.client.port), [9092, 9093, 9094]);
+  assert.deepEqual(plan.nodes.map((n) => n.config.listeners.internal.port), [
+    19092,
+    19093,
+    19094,
+  ]);
+  assert.deepEqual(plan.nodes.map((n) => n.config.dataDir), [
+    "/data/strom/node-1",
+    "/data/strom/node-2",
+    "/data/strom/node-3",
+  ]);
+  for (const n of plan.nodes) assert.equal(n.config.voters.length, 3);
+});
+
+Deno.test("a planned config file passes node config validation unchanged", () => {
+  const plan = planLocalCluster(OPTIONS);
+  for (const node of plan.nodes) {
+    const result = parseNodeConfig(configFileJson(node), "/data/strom");
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+    assert.deepEqual(result.config, node.config);
+  }
+});
+
+Deno.test("validateLocalClusterOptions() rejects bad counts, ports and overlaps", () => {
+  assert.deepEqual(validateLocalClusterOptions(OPTIONS), []);
+  assert.match(validateLocalClusterOptions({ ...OPTIONS, nodes: 0 })[0], /--nodes must be/);
+  assert.match(validateLocalClusterOptions({ ...OPTIONS, nodes: 10 })[0], /--nodes must be/);
+  assert.match(validateLocalClusterOptions({ ...OPTIONS, basePort: 80 })[0], /--base-port/);
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, basePort: 65535 })[0],
+    /--base-port must be an integer from 1024 to 65533/,
+  );
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, internalBasePort: 9093 }).join(),
+    /overlap/,
+  );
+});

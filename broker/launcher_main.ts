@@ -1,0 +1,162 @@
+/**
+ * `deno task start`: a local Strom cluster of combined broker+controller
+ * nodes on one machine. Stops every node cleanly on Ctrl-C or SIGTERM and
+ * exits 0; a second Ctrl-C kills the nodes at once.
+ *
+ * Exit codes: 0 clean stop, 2 bad flags, 1 the cluster could not start.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { newClusterId } from "./config/data_dir.ts";
+import {
+  defaultInternalBasePort,
+  planLocalCluster,
+  validateLocalClusterOptions,
+} from "./launcher/cluster_plan.ts";
+import type { ClusterPlan } from "./launcher/cluster_plan.ts";
+import { LaunchError, LocalCluster } from "./launcher/launcher.ts";
+import { readManifest } from "./launcher/manifest.ts";
+
+const USAGE = `usage: deno task start [--nodes N] [--base-port P] [--internal-base-port P]
+                       [--data-dir DIR] [--host HOST]
+
+Starts a local Strom cluster: N nodes (default 3), each broker and controller.
+  --nodes N               how many nodes (1-9, default 3)
+  --base-port P           first client port (default 9092: nodes use 9092, 9093, ...)
+  --internal-base-port P  first internal port (default base port + 10000)
+  --data-dir DIR          where data lives (default ./.strom-data)
+  --host HOST             address to listen on (default 127.0.0.1)`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: Deno.args,
+      options: {
+        nodes: { type: "string", default: "3" },
+        "base-port": { type: "string", default: "9092" },
+        "internal-base-port": { type: "string" },
+        "data-dir": { type: "string", default: ".strom-data" },
+        host: { type: "string", default: "127.0.0.1" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    console.error(`strom start: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const nodes = Number(values.nodes);
+  const basePort = Number(values["base-port"]);
+  const internalBasePort = values["internal-base-port"] === undefined
+    ? defaultInternalBasePort(basePort)
+    : Number(values["internal-base-port"]);
+  const problems = validateLocalClusterOptions({
+    nodes,
+    basePort,
+    internalBasePort,
+    host: values.host,
+  });
+  if (problems.length > 0) {
+    console.error(`strom start: ${problems.join("\n  ")}\n${USAGE}`);
+    return 2;
+  }
+  const dataDir = resolve(values["data-dir"]);
+
+  let plan: ClusterPlan;
+  try {
+    const previous = await readManifest(`${dataDir}/cluster.json`);
+    if (previous && previous.nodes.length !== nodes) {
+      console.error(
+        `strom start: ${dataDir} holds a ${previous.nodes.length}-node cluster; start it with --nodes ${previous.nodes.length}, or use another --data-dir for a new cluster`,
+      );
+      return 2;
+    }
+    const clusterId = previous?.clusterId ?? newClusterId();
+    plan = planLocalCluster({
+      nodes,
+      basePort,
+      internalBasePort,
+      host: values.host,
+      dataDir,
+      clusterId,
+    });
+  } catch (e) {
+    console.error(`strom start: ${(e as Error).message}`);
+    return 2;
+  }
+
+  const out = (line: string) => console.log(line);
+  let cluster: LocalCluster;
+  try {
+    cluster = await LocalCluster.start(plan, out);
+  } catch (e) {
+    if (e instanceof LaunchError || e instanceof Deno.errors.PermissionDenied) {
+      console.error(`strom start: ${(e as Error).message}`);
+      return 1;
+    }
+    throw e;
+  }
+  out(banner(cluster));
+
+  let signals = 0;
+  const stopRequested = Promise.withResolvers<void>();
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      out("launcher: stopping every node (Ctrl-C again to kill them now)...");
+      stopRequested.resolve();
+    } else {
+      for (const n of cluster.currentManifest.nodes) {
+        if (n.pid !== null) {
+          try {
+            Deno.kill(n.pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopRequested.promise;
+  await cluster.stop();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  out("launcher: all nodes stopped");
+  return 0;
+}
+
+function banner(cluster: LocalCluster): string {
+  const m = cluster.currentManifest;
+  const first = m.nodes[0];
+  const last = m.nodes[m.nodes.length - 1];
+  return [
+    "",
+    `Strom is running: ${m.nodes.length} node(s), cluster id ${m.clusterId}`,
+    ...m.nodes.map((n) =>
+      `  node ${n.id}  client ${n.clientUrl}  internal ${n.internalUrl}  pid ${n.pid}`
+    ),
+    `  data     ${m.dataDir}`,
+    `  manifest ${cluster.plan.manifestFile}`,
+    "",
+    "Try:",
+    `  curl -s ${first.clientUrl}/v1/cluster`,
+    `  curl -s --http2-prior-knowledge ${last.clientUrl}/healthz`,
+    `  curl -s ${first.clientUrl}/readyz`,
+    "",
+    "Press Ctrl-C to stop every node.",
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) Deno.exit(await main());
