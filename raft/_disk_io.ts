@@ -5,11 +5,17 @@
  * @module
  */
 
+/** The one method of a file that {@link writeAll} needs. */
+export interface Writer {
+  /** Writes some prefix of `bytes` (possibly not all of it); answers how many bytes. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
 /**
  * Writes all of `bytes` to `file`. `write()` may write only part of the
  * buffer, so loop until everything is written.
  */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+export async function writeAll(file: Writer, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) {
     const n = await file.write(bytes.subarray(written));

@@ -314,7 +314,11 @@ export class FileStorage implements DurableRaftStorage {
 
   /** Runs `write` after every earlier write; a failure poisons the storage. */
   #serialised(write: () => Promise<void>): Promise<void> {
-    this.#assertOpen();
+    if (this.#closed) {
+      return Promise.reject(
+        new FileStorageError("STORAGE_CLOSED", "the raft file storage is closed"),
+      );
+    }
     const run = this.#writeChain.then(async () => {
       if (this.#failure !== undefined) {
         throw new FileStorageError(
