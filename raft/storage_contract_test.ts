@@ -1,4 +1,5 @@
 import { FileStorage } from "./file_storage.ts";
+import { MemoryStorage } from "./memory_storage.ts";
 import type { DurableRaftStorage } from "./storage.ts";
 import { runStorageContract } from "./storage_contract.ts";
 import type { ClusterConfig } from "./types.ts";
@@ -22,4 +23,9 @@ runStorageContract("FileStorage", async (config: ClusterConfig) => {
       await Deno.remove(dir, { recursive: true });
     },
   };
+});
+
+runStorageContract("MemoryStorage", (config: ClusterConfig) => {
+  const storage = new MemoryStorage({ config });
+  return Promise.resolve({ storage, dispose: () => storage.close() });
 });
