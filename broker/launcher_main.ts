@@ -152,7 +152,7 @@ function banner(cluster: LocalCluster): string {
     "Try:",
     `  curl -s ${first.clientUrl}/v1/cluster`,
     `  curl -s --http2-prior-knowledge ${last.clientUrl}/healthz`,
-    `  curl -s ${first.clientUrl}/readyz`,
+    `  deno task cli cluster describe --bootstrap-server ${first.clientUrl}`,
     "",
     "Press Ctrl-C to stop every node.",
     "",

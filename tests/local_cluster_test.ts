@@ -80,6 +80,22 @@ Deno.test({
         assert.equal(allowed.status, 200);
       }
 
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "client/cli/main.ts",
+          "cluster",
+          "describe",
+          "--bootstrap-server",
+          manifest.nodes[2].clientUrl,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      assert.match(new TextDecoder().decode(cli.stdout), new RegExp(manifest.clusterId));
+
       const victim = manifest.nodes[1];
       Deno.kill(victim.pid!, "SIGKILL");
       const report = await cluster.output.waitFor(/node 2 \(pid \d+\) died/, 10_000);
