@@ -1,6 +1,6 @@
 /**
- * Kafka record batch v2: the fixed header, CRC-32C, the records codec and the
- * compression codecs.
+ * Kafka record batch v2: the fixed header, CRC-32C, the records codec and
+ * whole-batch encode/decode.
  *
  * @module
  */
@@ -9,3 +9,6 @@ export * from "./corrupt_batch_error.ts";
 export * from "./crc32c.ts";
 export * from "./header.ts";
 export * from "./limits.ts";
+export type { BatchRecord, RecordHeader, RecordInput } from "./records.ts";
+export * from "./record_batch.ts";
+export * from "../compression/mod.ts";
