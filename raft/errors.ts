@@ -25,6 +25,8 @@ export const RAFT_ERROR_CODES = {
   INVALID_CONFIG_CHANGE: { retriable: false },
   /** A learner may become a voter only once its log has caught up with the commit index. */
   LEARNER_NOT_CAUGHT_UP: { retriable: true },
+  /** Leadership can only be transferred to a voter other than the leader. */
+  INVALID_TRANSFER_TARGET: { retriable: false },
   /** Too many ReadIndex requests are waiting. */
   READ_INDEX_QUEUE_FULL: { retriable: true },
   /** Bytes that are not a valid encoding (message, config change). */
