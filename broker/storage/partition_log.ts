@@ -1,0 +1,1050 @@
+/**
+ * The segmented log of one partition replica, on a {@link Disk}.
+ *
+ * Layout of the partition directory (Kafka's):
+ * `<base>.log` / `.index` / `.timeindex` per segment, `leader-epoch-checkpoint`
+ * and `log-checkpoint` (recovery point and log start offset).
+ *
+ * Concurrency: appends, rolls and all structural changes are serialised by one
+ * mutex; reads and flushes run concurrently with appends and with each other
+ * (a read sees only batches whose write has completed); truncation, segment
+ * deletion and compaction swaps wait for in-flight reads and flushes.
+ *
+ * Invariants: `logStartOffset ≤ logEndOffset`; `recoveryPoint ≤ logEndOffset`
+ * and everything below the recovery point is fsynced; segment base offsets
+ * strictly increase and every batch of a segment has offsets ≥ its base and
+ * below the next segment's base.
+ *
+ * @module
+ */
+
+import {
+  type BatchHeader,
+  batchSizeBytes,
+  readBatchHeader,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  verifyBatchCrc,
+} from "@strom/client";
+import type { Logger } from "../log.ts";
+import { compacts, deletes, type LogConfig, resolveLogConfig } from "./config.ts";
+import type { Disk } from "./disk.ts";
+import { joinPath } from "./disk.ts";
+import {
+  asStromError,
+  messageTooLarge,
+  offsetOutOfRange,
+  storageError,
+  StromError,
+} from "./errors.ts";
+import { LeaderEpochCache } from "./leader_epoch_cache.ts";
+import { type LogCheckpoint, readLogCheckpoint, writeLogCheckpoint } from "./log_checkpoint.ts";
+import { Mutex, RwLock } from "./_locks.ts";
+import { RealDisk } from "./real_disk.ts";
+import {
+  type AppendedBatch,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  parseSegmentFileName,
+  Segment,
+  type SegmentEnv,
+  TIME_INDEX_SUFFIX,
+} from "./segment.ts";
+import { SegmentCache } from "./segment_cache.ts";
+
+/** How to open a partition log. */
+export interface PartitionLogOptions {
+  /** The partition directory, e.g. `<data>/orders-0`. Created if missing. */
+  readonly dir: string;
+  readonly config?: Partial<LogConfig>;
+  /** Defaults to the real file system. */
+  readonly disk?: Disk;
+  readonly logger?: Logger;
+  /** Wall clock in ms; injected so tests control retention and rolling. */
+  readonly clock?: () => number;
+  /** Share one cache across logs to bound open segments per broker. */
+  readonly segmentCache?: SegmentCache;
+}
+
+/** How to append. */
+export interface AppendOptions {
+  /**
+   * Leader: true, the log assigns offsets from its end and stamps
+   * `leaderEpoch`. Follower: false, batches keep the offsets and epochs the
+   * leader gave them and must continue the log.
+   */
+  readonly assignOffsets: boolean;
+  /** The leader's epoch; used when `assignOffsets` is true. */
+  readonly leaderEpoch: number;
+}
+
+/** What an append did. */
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** Broker clock when the batches were written (the log append time). */
+  readonly logAppendTimeMs: number;
+  readonly batchCount: number;
+}
+
+/** What a read returns. */
+export interface ReadResult {
+  /** Whole batches, concatenated; empty when there is nothing at the offset yet. */
+  readonly batches: Uint8Array;
+  /** The offset to read next: after the last returned batch, or the requested one. */
+  readonly nextOffset: number;
+}
+
+/** Options of {@link PartitionLog.read}. */
+export interface ReadOptions {
+  /** Return only batches that end below this offset (the high watermark for consumers). */
+  readonly endOffsetMax?: number;
+}
+
+/** A tail cut during recovery. */
+export interface TruncatedTail {
+  readonly segmentBaseOffset: number;
+  readonly validBytes: number;
+  readonly truncatedBytes: number;
+  readonly reason: string;
+}
+
+/** What opening the log found and repaired. */
+export interface RecoveryReport {
+  /** Segments scanned with CRC checks (those from the recovery point on). */
+  readonly scannedSegments: number;
+  readonly truncated: readonly TruncatedTail[];
+  /** Segments after a corrupt one, deleted because they could not follow it. */
+  readonly deletedSegmentBaseOffsets: readonly number[];
+  /** Segments whose index files were missing or corrupt, and why. */
+  readonly rebuiltIndexes: readonly { segmentBaseOffset: number; reason: string }[];
+  /** Problems with checkpoint files that were ignored and rebuilt. */
+  readonly checkpointProblems: readonly string[];
+  readonly logEndOffset: number;
+}
+
+/** What a retention pass deleted. */
+export interface RetentionResult {
+  readonly deletedSegments: number;
+  readonly deletedBytes: number;
+  readonly logStartOffset: number;
+}
+
+/** An offset found by timestamp. */
+export interface TimestampOffset {
+  /** Base offset of the first batch holding a record at or after the timestamp. */
+  readonly offset: number;
+  /** That batch's max timestamp. */
+  readonly timestampMs: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A parsed batch on its way into the log. */
+interface IncomingBatch {
+  readonly bytes: Uint8Array;
+  readonly header: BatchHeader;
+}
+
+/** The partition log; see the module doc. */
+export class PartitionLog {
+  readonly config: LogConfig;
+  readonly dir: string;
+  readonly disk: Disk;
+  /** Leader epoch → start offset, persisted in `leader-epoch-checkpoint`. */
+  readonly epochCache: LeaderEpochCache;
+  /** What {@link PartitionLog.open} found and repaired. */
+  recoveryReport!: RecoveryReport;
+
+  #segments: Segment[] = [];
+  #logEndOffset = 0;
+  #logStartOffset = 0;
+  /** Everything below is fsynced (in memory; the file copy may lag but never leads). */
+  #recoveryPoint = 0;
+  #checkpointWrittenMs = -Infinity;
+  #messagesAppended = 0;
+  #messagesFlushed = 0;
+  #dirDirty = false;
+  #failure: StromError | undefined;
+  #closed = false;
+  #flushing: Promise<void> | undefined;
+  #backgroundFlush: Promise<void> = Promise.resolve();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #writeLock = new Mutex();
+  readonly #rw = new RwLock();
+  readonly #cache: SegmentCache;
+  readonly #env: SegmentEnv;
+  readonly #logger: Logger | undefined;
+  readonly #clock: () => number;
+
+  private constructor(options: PartitionLogOptions, epochCache: LeaderEpochCache | undefined) {
+    this.config = resolveLogConfig(options.config);
+    this.dir = options.dir;
+    this.disk = options.disk ?? new RealDisk();
+    this.#logger = options.logger;
+    this.#clock = options.clock ?? Date.now;
+    this.#cache = options.segmentCache ?? new SegmentCache(this.config.openSegmentFilesMax);
+    this.#env = {
+      disk: this.disk,
+      dir: this.dir,
+      indexIntervalBytes: this.config.indexIntervalBytes,
+    };
+    this.epochCache = epochCache ?? new LeaderEpochCache([], () => this.#logEndOffset);
+  }
+
+  /**
+   * Opens (or creates) the log in `options.dir`, recovering from an unclean
+   * shutdown: segments from the recovery point on are scanned with CRC checks
+   * and cut at the first torn or invalid batch; missing or corrupt indexes are
+   * rebuilt. See {@link PartitionLog.recoveryReport} for what was done.
+   *
+   * @throws {StromError} KAFKA_STORAGE_ERROR if the directory cannot be read.
+   */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const disk = options.disk ?? new RealDisk();
+    try {
+      await disk.mkdirp(options.dir);
+      let logEndOffset = () => 0;
+      const { cache, problem } = await LeaderEpochCache.load(
+        disk,
+        options.dir,
+        () => logEndOffset(),
+      );
+      const log = new PartitionLog({ ...options, disk }, cache);
+      logEndOffset = () => log.#logEndOffset;
+      await log.#recover(problem);
+      return log;
+    } catch (error) {
+      throw asStromError(error, `cannot open partition log in ${options.dir}`);
+    }
+  }
+
+  /** Offset the next appended record gets. */
+  get logEndOffset(): number {
+    return this.#logEndOffset;
+  }
+
+  /** First offset that may be read. */
+  get logStartOffset(): number {
+    return this.#logStartOffset;
+  }
+
+  /** Everything below this offset is fsynced. */
+  get recoveryPoint(): number {
+    return this.#recoveryPoint;
+  }
+
+  /** Number of segments. */
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /** Total size of the segments' log files. */
+  get sizeBytes(): number {
+    return this.#segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  segmentBaseOffsets(): number[] {
+    return this.#segments.map((segment) => segment.baseOffset);
+  }
+
+  /**
+   * Appends one or more concatenated record batches. Each batch's CRC is
+   * checked; a leader (`assignOffsets`) patches base offsets and the leader
+   * epoch in place in `batches` (never re-encoding), a follower checks that
+   * the batches continue the log. Resolves once the flush policy is met.
+   *
+   * @throws {StromError} CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, FENCED_LEADER_EPOCH
+   *   (a leader epoch older than the log's), OFFSET_OUT_OF_RANGE (a follower
+   *   batch that does not continue the log), KAFKA_STORAGE_ERROR.
+   */
+  async append(batches: Uint8Array, options: AppendOptions): Promise<AppendResult> {
+    const incoming = this.#parseIncoming(batches);
+    const { result, flushTarget } = await this.#writeLock.run(async () => {
+      this.#checkWritable();
+      const infos = options.assignOffsets
+        ? this.#assignOffsets(incoming, options.leaderEpoch)
+        : this.#checkFollowerOffsets(incoming);
+      const nowMs = this.#clock();
+      await this.#maybeRoll(batches.length, infos[infos.length - 1].lastOffset, nowMs);
+      await this.#assignEpochs(incoming, infos, options);
+      try {
+        await this.#active.append(batches, infos, nowMs);
+      } catch (error) {
+        throw this.#fail("append failed", error);
+      }
+      this.#logEndOffset = infos[infos.length - 1].lastOffset + 1;
+      this.#messagesAppended += infos.reduce((n, b) => n + b.lastOffset - b.baseOffset + 1, 0);
+      this.#scheduleTimedFlush();
+      const due =
+        this.#messagesAppended - this.#messagesFlushed >= this.config.flushIntervalMessages;
+      return {
+        result: {
+          baseOffset: infos[0].baseOffset,
+          lastOffset: infos[infos.length - 1].lastOffset,
+          logAppendTimeMs: nowMs,
+          batchCount: infos.length,
+        },
+        flushTarget: due ? this.#logEndOffset : undefined,
+      };
+    });
+    // Outside the write lock: appends that arrive while this fsync runs share the next one.
+    if (flushTarget !== undefined) await this.#flushTo(flushTarget);
+    return result;
+  }
+
+  /**
+   * Reads whole batches from `offset`, up to `maxBytes` but always at least
+   * one batch if any is available (like Kafka, so a large batch cannot stall
+   * a consumer). Batches are returned as stored: the first may start before
+   * `offset` when `offset` falls inside it.
+   *
+   * @throws {StromError} OFFSET_OUT_OF_RANGE below the log start or above the log end.
+   */
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
+    return this.#rw.shared(async () => {
+      this.#checkOpen();
+      if (
+        !Number.isSafeInteger(offset) || offset < this.#logStartOffset ||
+        offset > this.#logEndOffset
+      ) {
+        throw offsetOutOfRange("fetch", offset, this.#logStartOffset, this.#logEndOffset);
+      }
+      const limit = Math.min(options.endOffsetMax ?? Infinity, this.#logEndOffset);
+      if (offset >= limit) return { batches: EMPTY, nextOffset: offset };
+      for (let i = this.#floorSegmentIndex(offset); i < this.#segments.length; i++) {
+        const found = await this.#withSegment(
+          this.#segments[i],
+          (segment) => this.#readFrom(segment, offset, maxBytes, limit),
+        );
+        if (found) return found;
+      }
+      return { batches: EMPTY, nextOffset: offset };
+    });
+  }
+
+  /**
+   * The first batch whose max timestamp is ≥ `timestampMs` (Kafka's
+   * ListOffsets by time, at batch granularity), or undefined if none is.
+   */
+  offsetForTimestamp(timestampMs: number): Promise<TimestampOffset | undefined> {
+    return this.#rw.shared(async () => {
+      this.#checkOpen();
+      for (const segment of [...this.#segments]) {
+        const found = await this.#withSegment(segment, (s) => s.findBatchByTime(timestampMs));
+        if (found && found.lastOffset >= this.#logStartOffset) {
+          return {
+            offset: Math.max(found.header.baseOffset, this.#logStartOffset),
+            timestampMs: found.header.maxTimestamp,
+          };
+        }
+      }
+      return undefined;
+    });
+  }
+
+  /**
+   * Removes the batch holding `offset` and everything after it (a follower
+   * truncating to the leader's epoch end offset). The log end offset becomes
+   * the base of that batch, which is `offset` when it is a batch boundary.
+   * Below the first segment, the log is emptied and restarted at `offset`.
+   */
+  truncateTo(offset: number): Promise<void> {
+    return this.#structural("truncate", async () => {
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw offsetOutOfRange("truncation", offset, this.#logStartOffset, this.#logEndOffset);
+      }
+      if (offset >= this.#logEndOffset) return;
+      if (offset < this.#segments[0].baseOffset) {
+        await this.#restartAt(offset);
+        return;
+      }
+      const keep = this.#floorSegmentIndex(offset);
+      const keepsActive = keep === this.#segments.length - 1;
+      for (const segment of this.#segments.splice(keep + 1)) await this.#deleteSegment(segment);
+      const active = this.#segments[keep];
+      await this.#cache.acquire(active);
+      try {
+        await active.truncateTo(offset);
+      } finally {
+        this.#cache.release(active);
+      }
+      if (!keepsActive) active.pins++; // the active segment stays loaded while active
+      this.#dirDirty = true;
+      this.#logEndOffset = active.sizeBytes === 0 ? active.baseOffset : active.nextOffset;
+      this.#afterShrink();
+      this.epochCache.truncateFromEnd(this.#logEndOffset);
+      await this.epochCache.persist(this.disk, this.dir);
+      // The lowered recovery point must be durable before new appends reuse these offsets.
+      await this.#writeCheckpoint();
+    });
+  }
+
+  /**
+   * Empties the log and restarts it at `offset` (a follower whose fetch
+   * offset fell below the leader's log start).
+   */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.#structural("truncate", () => this.#restartAt(offset));
+  }
+
+  /**
+   * Raises the log start offset to `offset` (Kafka's DeleteRecords): records
+   * below it can no longer be read, and segments wholly below it are deleted.
+   *
+   * @throws {StromError} OFFSET_OUT_OF_RANGE above the log end.
+   */
+  deleteRecordsBefore(offset: number): Promise<void> {
+    return this.#structural("delete records", async () => {
+      if (!Number.isSafeInteger(offset) || offset > this.#logEndOffset) {
+        throw offsetOutOfRange("delete-records", offset, this.#logStartOffset, this.#logEndOffset);
+      }
+      if (offset <= this.#logStartOffset) return;
+      this.#logStartOffset = offset;
+      if (offset === this.#logEndOffset && this.#active.sizeBytes > 0) {
+        await this.#roll(this.#clock());
+      }
+      await this.#deleteSegmentsWhile((_segment, next) =>
+        next !== undefined && next.baseOffset <= offset
+      );
+      this.epochCache.truncateFromStart(offset);
+      await this.epochCache.persist(this.disk, this.dir);
+      await this.#writeCheckpoint();
+    });
+  }
+
+  /**
+   * Deletes whole segments past `retention.ms` (by their newest record) or
+   * beyond `retention.bytes` (oldest first). The active segment is rolled
+   * first if it has expired. A no-op for `cleanup.policy=compact`.
+   */
+  enforceRetention(): Promise<RetentionResult> {
+    return this.#structural("retention", async () => {
+      const before = { count: this.#segments.length, bytes: this.sizeBytes };
+      if (!deletes(this.config)) return this.#retentionResult(before);
+      const nowMs = this.#clock();
+      const expired = (segment: Segment) =>
+        segment.sizeBytes > 0 && segment.maxTimestampMs < nowMs - this.config.retentionMs;
+      if (expired(this.#active)) await this.#roll(nowMs);
+      await this.#deleteSegmentsWhile(async (segment) => {
+        if (segment === this.#active) return false;
+        await this.#cache.acquire(segment);
+        this.#cache.release(segment);
+        return expired(segment);
+      });
+      let excessBytes = this.sizeBytes - this.config.retentionBytes;
+      await this.#deleteSegmentsWhile((segment) => {
+        if (segment === this.#active || excessBytes - segment.sizeBytes < 0) return false;
+        excessBytes -= segment.sizeBytes;
+        return true;
+      });
+      return this.#retentionResult(before);
+    });
+  }
+
+  /** Fsyncs everything appended so far (group commit with concurrent flushes). */
+  async flush(): Promise<void> {
+    this.#checkOpen();
+    await this.#flushTo(this.#logEndOffset);
+  }
+
+  /**
+   * Flushes, records a clean recovery point, and closes every file. Appends
+   * after close fail with KAFKA_STORAGE_ERROR.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#writeLock.run(async () => {
+      if (this.#closed) return;
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      await this.#backgroundFlush;
+      try {
+        if (!this.#failure) {
+          this.#active.seal();
+          await this.#flushTo(this.#logEndOffset, { indexesToo: true });
+          await this.#writeCheckpoint();
+        }
+      } finally {
+        await this.#rw.exclusive(() => {
+          this.#closed = true;
+          for (const segment of this.#segments) {
+            this.#cache.forget(segment);
+            segment.unload();
+          }
+          return Promise.resolve();
+        });
+      }
+    });
+  }
+
+  // ---- cleaner support ----
+
+  /** @internal Runs `body` with the segments fixed (no truncation, deletion or swap meanwhile). */
+  withStableSegments<T>(body: (segments: readonly Segment[]) => Promise<T>): Promise<T> {
+    return this.#rw.shared(() => body([...this.#segments]));
+  }
+
+  /** @internal Pins and loads a segment for the duration of `body`. */
+  withSegment<T>(segment: Segment, body: (segment: Segment) => Promise<T>): Promise<T> {
+    return this.#withSegment(segment, body);
+  }
+
+  /** @internal Runs `body` as a structural change (no appends, reads or flushes meanwhile). */
+  structural<T>(what: string, body: (segments: Segment[]) => Promise<T>): Promise<T> {
+    return this.#structural(what, () => body(this.#segments));
+  }
+
+  /** @internal The segment environment, for the cleaner's replacement segments. */
+  get segmentEnv(): SegmentEnv {
+    return this.#env;
+  }
+
+  /** @internal Marks directory entries as changed (they are synced on the next flush). */
+  markDirectoryDirty(): void {
+    this.#dirDirty = true;
+  }
+
+  /** @internal The segment cache. */
+  get segmentCache(): SegmentCache {
+    return this.#cache;
+  }
+
+  /** @internal The logger. */
+  get logger(): Logger | undefined {
+    return this.#logger;
+  }
+
+  /** @internal The clock. */
+  get clock(): () => number {
+    return this.#clock;
+  }
+
+  // ---- internals ----
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1];
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw storageError(`partition log ${this.dir} is closed`);
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#failure) {
+      throw storageError(
+        `partition log ${this.dir} is offline after an I/O error (${this.#failure.message}); ` +
+          `reopen it to recover`,
+      );
+    }
+  }
+
+  #fail(what: string, error: unknown): StromError {
+    const failure = storageError(`${what} in ${this.dir}`, error);
+    this.#failure ??= failure;
+    this.#logger?.error("partition log is offline after an I/O error", {
+      dir: this.dir,
+      error: failure.message,
+    });
+    return failure;
+  }
+
+  #parseIncoming(bytes: Uint8Array): IncomingBatch[] {
+    const incoming: IncomingBatch[] = [];
+    let position = 0;
+    try {
+      while (position < bytes.length) {
+        const header = readBatchHeader(bytes, position);
+        const size = batchSizeBytes(header);
+        if (size > this.config.maxMessageBytes) {
+          throw messageTooLarge(size, this.config.maxMessageBytes);
+        }
+        if (position + size > bytes.length) {
+          throw new StromError(
+            "CORRUPT_MESSAGE",
+            `record batch at byte ${position} is truncated: needs ${size} bytes, ${
+              bytes.length - position
+            } present`,
+          );
+        }
+        const batch = bytes.subarray(position, position + size);
+        verifyBatchCrc(batch);
+        incoming.push({ bytes: batch, header });
+        position += size;
+      }
+    } catch (error) {
+      throw asStromError(error, "rejected record batch");
+    }
+    if (incoming.length === 0) {
+      throw new StromError("CORRUPT_MESSAGE", "append needs at least one record batch");
+    }
+    return incoming;
+  }
+
+  #assignOffsets(incoming: IncomingBatch[], leaderEpoch: number): AppendedBatch[] {
+    if (leaderEpoch < this.epochCache.latestEpoch) {
+      throw new StromError(
+        "FENCED_LEADER_EPOCH",
+        `leader epoch ${leaderEpoch} is older than the log's latest epoch ${this.epochCache.latestEpoch}`,
+        { details: { leaderEpoch, latestEpoch: this.epochCache.latestEpoch } },
+      );
+    }
+    let next = this.#logEndOffset;
+    return incoming.map(({ bytes, header }) => {
+      setBaseOffset(bytes, next);
+      setPartitionLeaderEpoch(bytes, leaderEpoch);
+      const info = {
+        baseOffset: next,
+        lastOffset: next + header.lastOffsetDelta,
+        maxTimestampMs: header.maxTimestamp,
+        sizeBytes: bytes.length,
+      };
+      next = info.lastOffset + 1;
+      return info;
+    });
+  }
+
+  #checkFollowerOffsets(incoming: IncomingBatch[]): AppendedBatch[] {
+    // Compacted leaders have offset gaps; other logs must be contiguous.
+    const gapsAllowed = compacts(this.config);
+    let expected = this.#logEndOffset;
+    return incoming.map(({ bytes, header }) => {
+      const base = header.baseOffset;
+      if (gapsAllowed ? base < expected : base !== expected) {
+        throw new StromError(
+          "OFFSET_OUT_OF_RANGE",
+          `follower append of a batch at offset ${base} does not continue the log at ${expected}; ` +
+            `truncate or fetch from ${expected}`,
+          { details: { offset: base, expectedOffset: expected, logEndOffset: this.#logEndOffset } },
+        );
+      }
+      const info = {
+        baseOffset: base,
+        lastOffset: base + header.lastOffsetDelta,
+        maxTimestampMs: header.maxTimestamp,
+        sizeBytes: bytes.length,
+      };
+      expected = info.lastOffset + 1;
+      return info;
+    });
+  }
+
+  async #assignEpochs(
+    incoming: IncomingBatch[],
+    infos: AppendedBatch[],
+    options: AppendOptions,
+  ): Promise<void> {
+    let changed = false;
+    if (options.assignOffsets) {
+      changed = this.epochCache.assign(options.leaderEpoch, infos[0].baseOffset);
+    } else {
+      incoming.forEach(({ header }, i) => {
+        changed = this.epochCache.assign(header.partitionLeaderEpoch, infos[i].baseOffset) ||
+          changed;
+      });
+    }
+    if (!changed) return;
+    try {
+      await this.epochCache.persist(this.disk, this.dir);
+    } catch (error) {
+      throw this.#fail("writing the leader epoch checkpoint failed", error);
+    }
+  }
+
+  async #maybeRoll(appendBytes: number, lastOffset: number, nowMs: number): Promise<void> {
+    const active = this.#active;
+    if (active.sizeBytes === 0) return;
+    const full = active.sizeBytes + appendBytes > this.config.segmentBytesMax;
+    const old = active.firstAppendMs !== undefined &&
+      nowMs - active.firstAppendMs >= this.config.segmentAgeMsMax;
+    const offsetOverflow = lastOffset - active.baseOffset > 0xffffffff;
+    if (full || old || offsetOverflow) await this.#roll(nowMs);
+  }
+
+  /** Starts a new active segment at the log end; the old one is flushed in the background. */
+  async #roll(_nowMs: number): Promise<void> {
+    const old = this.#active;
+    if (old.sizeBytes === 0) return;
+    old.seal();
+    let segment: Segment;
+    try {
+      await old.persistIndexes();
+      segment = await Segment.create(this.#env, this.#logEndOffset);
+    } catch (error) {
+      throw this.#fail("rolling a new segment failed", error);
+    }
+    this.#segments.push(segment);
+    segment.pins++;
+    this.#cache.adopt(segment);
+    old.pins--;
+    this.#dirDirty = true;
+    // Like Kafka: the rolled segment is fsynced soon, off the append path.
+    const target = this.#logEndOffset;
+    this.#backgroundFlush = this.#backgroundFlush.then(() =>
+      this.#flushTo(target, { indexesToo: true }).catch((error) => {
+        this.#logger?.warn("background flush after roll failed", {
+          dir: this.dir,
+          error: String(error),
+        });
+      })
+    );
+  }
+
+  #scheduleTimedFlush(): void {
+    if (!Number.isFinite(this.config.flushIntervalMs) || this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      if (this.#closed) return;
+      this.#flushTo(this.#logEndOffset).catch((error) => {
+        this.#logger?.warn("timed flush failed", { dir: this.dir, error: String(error) });
+      });
+    }, this.config.flushIntervalMs);
+  }
+
+  /**
+   * Group commit: resolves once everything below `target` is fsynced. At most
+   * one flush runs at a time; callers that arrive meanwhile wait for it and,
+   * if it did not cover them, share the next one.
+   */
+  async #flushTo(target: number, options: { indexesToo?: boolean } = {}): Promise<void> {
+    while (this.#recoveryPoint < target || options.indexesToo) {
+      if (this.#flushing) {
+        await this.#flushing;
+        continue;
+      }
+      this.#flushing = this.#rw.shared(() => this.#flushOnce(options.indexesToo ?? false));
+      try {
+        await this.#flushing;
+      } finally {
+        this.#flushing = undefined;
+      }
+      if (options.indexesToo) return;
+    }
+  }
+
+  async #flushOnce(indexesToo: boolean): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) return;
+    const endOffset = this.#logEndOffset;
+    const messages = this.#messagesAppended;
+    const active = this.#active;
+    const dirty = this.#segments.filter((segment) =>
+      segment.dirty || (indexesToo && segment === active)
+    );
+    const dirDirty = this.#dirDirty;
+    this.#dirDirty = false;
+    try {
+      await Promise.all(dirty.map((segment) => segment.sync(indexesToo || segment !== active)));
+      if (dirDirty) await this.disk.syncDir(this.dir);
+    } catch (error) {
+      this.#dirDirty ||= dirDirty;
+      // An fsync failure may have dropped dirty pages: stop rather than guess (fsyncgate).
+      throw this.#fail("fsync failed", error);
+    }
+    this.#recoveryPoint = Math.max(this.#recoveryPoint, endOffset);
+    this.#messagesFlushed = Math.max(this.#messagesFlushed, messages);
+    if (
+      this.#clock() - this.#checkpointWrittenMs >= this.config.recoveryPointCheckpointIntervalMs
+    ) {
+      await this.#writeCheckpoint();
+    }
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    const checkpoint: LogCheckpoint = {
+      recoveryPoint: Math.min(this.#recoveryPoint, this.#logEndOffset),
+      logStartOffset: this.#logStartOffset,
+    };
+    try {
+      await writeLogCheckpoint(this.disk, this.dir, checkpoint);
+    } catch (error) {
+      throw this.#fail("writing the log checkpoint failed", error);
+    }
+    this.#checkpointWrittenMs = this.#clock();
+  }
+
+  /** Runs a change of the segment list: no appends, reads or flushes meanwhile. */
+  #structural<T>(what: string, body: () => Promise<T>): Promise<T> {
+    return this.#writeLock.run(() => {
+      this.#checkWritable();
+      return this.#rw.exclusive(async () => {
+        this.#checkWritable();
+        try {
+          return await body();
+        } catch (error) {
+          if (error instanceof StromError) throw error;
+          throw this.#fail(`${what} failed`, error);
+        }
+      });
+    });
+  }
+
+  async #restartAt(offset: number): Promise<void> {
+    for (const segment of this.#segments.splice(0)) await this.#deleteSegment(segment);
+    const segment = await Segment.create(this.#env, offset);
+    segment.pins++;
+    this.#cache.adopt(segment);
+    this.#segments.push(segment);
+    this.#dirDirty = true;
+    this.#logEndOffset = offset;
+    this.#logStartOffset = offset;
+    this.#recoveryPoint = offset;
+    this.epochCache.clear();
+    await this.epochCache.persist(this.disk, this.dir);
+    await this.#writeCheckpoint();
+  }
+
+  #afterShrink(): void {
+    this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#logEndOffset);
+    this.#logStartOffset = Math.min(this.#logStartOffset, this.#logEndOffset);
+  }
+
+  async #deleteSegment(segment: Segment): Promise<void> {
+    this.#cache.forget(segment);
+    segment.deleted = true;
+    await segment.deleteFiles();
+    this.#dirDirty = true;
+  }
+
+  /** Deletes segments from the oldest while `shouldDelete` agrees; raises the log start. */
+  async #deleteSegmentsWhile(
+    shouldDelete: (segment: Segment, next: Segment | undefined) => boolean | Promise<boolean>,
+  ): Promise<void> {
+    let deleted = false;
+    while (this.#segments.length > 1 && await shouldDelete(this.#segments[0], this.#segments[1])) {
+      const segment = this.#segments.shift()!;
+      await this.#deleteSegment(segment);
+      deleted = true;
+    }
+    if (!deleted) return;
+    this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0].baseOffset);
+    this.epochCache.truncateFromStart(this.#logStartOffset);
+    await this.epochCache.persist(this.disk, this.dir);
+    await this.#writeCheckpoint();
+  }
+
+  #retentionResult(before: { count: number; bytes: number }): RetentionResult {
+    return {
+      deletedSegments: before.count - this.#segments.length,
+      deletedBytes: before.bytes - this.sizeBytes,
+      logStartOffset: this.#logStartOffset,
+    };
+  }
+
+  /** Index of the last segment with base ≤ `offset` (0 if none). */
+  #floorSegmentIndex(offset: number): number {
+    let lo = 0;
+    let hi = this.#segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#segments[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  async #withSegment<T>(segment: Segment, body: (segment: Segment) => Promise<T>): Promise<T> {
+    await this.#cache.acquire(segment);
+    try {
+      return await body(segment);
+    } finally {
+      this.#cache.release(segment);
+    }
+  }
+
+  async #readFrom(
+    segment: Segment,
+    offset: number,
+    maxBytes: number,
+    limit: number,
+  ): Promise<ReadResult | undefined> {
+    const first = await segment.findBatch(offset);
+    if (!first) return undefined;
+    if (first.lastOffset >= limit) return { batches: EMPTY, nextOffset: offset };
+    const data = await segment.read(first.position, Math.max(first.sizeBytes, maxBytes));
+    let taken = 0;
+    let nextOffset = offset;
+    while (taken < data.length) {
+      if (data.length - taken < 61) break;
+      const header = readBatchHeader(data, taken);
+      const size = batchSizeBytes(header);
+      const lastOffset = header.baseOffset + header.lastOffsetDelta;
+      if (taken + size > data.length || lastOffset >= limit) break;
+      if (taken > 0 && taken + size > maxBytes) break;
+      taken += size;
+      nextOffset = lastOffset + 1;
+    }
+    return { batches: data.subarray(0, taken), nextOffset };
+  }
+
+  // ---- recovery ----
+
+  async #recover(epochProblem: string | undefined): Promise<void> {
+    const problems: string[] = epochProblem ? [`leader-epoch-checkpoint: ${epochProblem}`] : [];
+    const names = await this.disk.list(this.dir);
+    await this.#finishInterruptedSwaps(names);
+    const checkpoint = await readLogCheckpoint(this.disk, this.dir);
+    if (checkpoint instanceof Error) problems.push(`log-checkpoint: ${checkpoint.message}`);
+    const saved = checkpoint instanceof Error ? undefined : checkpoint;
+    const bases = (await this.disk.list(this.dir))
+      .map((name) => parseSegmentFileName(name, LOG_SUFFIX))
+      .filter((base): base is number => base !== undefined)
+      .sort((a, b) => a - b);
+    await this.#removeOrphanIndexes(new Set(bases));
+    const recoveryPoint = saved?.recoveryPoint ?? 0;
+    const truncated: TruncatedTail[] = [];
+    const deleted: number[] = [];
+    const rebuilt: { segmentBaseOffset: number; reason: string }[] = [];
+    let scanned = 0;
+    let epochStarts: { epoch: number; startOffset: number }[] = [];
+    if (bases.length === 0) {
+      this.#segments.push(await Segment.create(this.#env, saved?.logStartOffset ?? 0));
+      this.#dirDirty = true;
+    } else {
+      let recoverFrom = 0;
+      bases.forEach((base, i) => {
+        if (base <= recoveryPoint) recoverFrom = i;
+      });
+      for (let i = 0; i < bases.length; i++) {
+        const path = joinPath(this.dir, `${String(bases[i]).padStart(20, "0")}${LOG_SUFFIX}`);
+        const fileSize = (await this.disk.sizeOf(path)) ?? 0;
+        const segment = new Segment(this.#env, bases[i], fileSize);
+        this.#segments.push(segment);
+        if (i < recoverFrom) {
+          const reason = await segment.load();
+          if (reason) rebuilt.push({ segmentBaseOffset: segment.baseOffset, reason });
+          segment.unload();
+          continue;
+        }
+        scanned++;
+        const result = await segment.recover(fileSize);
+        epochStarts = epochStarts.concat(result.epochStarts);
+        if (result.truncatedBytes === 0) continue;
+        truncated.push({
+          segmentBaseOffset: segment.baseOffset,
+          validBytes: result.validBytes,
+          truncatedBytes: result.truncatedBytes,
+          reason: result.corruption ?? "unknown",
+        });
+        // Nothing after a cut can be trusted to follow it.
+        for (const base of bases.slice(i + 1)) {
+          await new Segment(this.#env, base, 0).deleteFiles();
+          deleted.push(base);
+        }
+        this.#dirDirty ||= bases.length > i + 1;
+        break;
+      }
+    }
+    this.#finishRecovery(saved, epochStarts);
+    for (const segment of this.#segments) if (segment.loaded) this.#cache.adopt(segment);
+    this.#active.pins++;
+    if (this.#logStartOffset > this.#logEndOffset) {
+      problems.push(
+        `log start ${this.#logStartOffset} was above the recovered end ${this.#logEndOffset}`,
+      );
+      await this.#restartAt(this.#logStartOffset);
+    }
+    await this.epochCache.persist(this.disk, this.dir);
+    // Make the repairs durable, then checkpoint: the next start scans only from here.
+    this.#recoveryPoint = Math.min(recoveryPoint, this.#logEndOffset);
+    await this.#rw.shared(() => this.#flushOnce(false));
+    this.recoveryReport = {
+      scannedSegments: scanned,
+      truncated,
+      deletedSegmentBaseOffsets: deleted,
+      rebuiltIndexes: rebuilt,
+      checkpointProblems: problems,
+      logEndOffset: this.#logEndOffset,
+    };
+    this.#logRecovery();
+  }
+
+  #finishRecovery(
+    saved: LogCheckpoint | undefined,
+    epochStarts: { epoch: number; startOffset: number }[],
+  ) {
+    const active = this.#active;
+    this.#logEndOffset = active.sizeBytes === 0 ? active.baseOffset : active.nextOffset;
+    this.#logStartOffset = Math.max(saved?.logStartOffset ?? 0, this.#segments[0].baseOffset);
+    for (const { epoch, startOffset } of epochStarts) this.epochCache.assign(epoch, startOffset);
+    this.epochCache.truncateFromEnd(this.#logEndOffset);
+    this.epochCache.truncateFromStart(this.#logStartOffset);
+  }
+
+  /** Completes or discards compaction swaps a crash interrupted, and removes temp files. */
+  async #finishInterruptedSwaps(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (name.endsWith(".tmp") || name.endsWith(".cleaned") || name.endsWith(".deleted")) {
+        await this.disk.remove(joinPath(this.dir, name));
+        this.#dirDirty = true;
+      }
+    }
+    for (const name of names) {
+      const base = parseSegmentFileName(name, `${LOG_SUFFIX}.swap`);
+      if (base === undefined) continue;
+      // A .swap file is complete (it was synced before the rename): it replaces the segment.
+      const target = new Segment(this.#env, base, 0);
+      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
+        await this.disk.remove(target.path(suffix));
+      }
+      await this.disk.rename(joinPath(this.dir, name), target.path(LOG_SUFFIX));
+      this.#dirDirty = true;
+    }
+  }
+
+  async #removeOrphanIndexes(bases: Set<number>): Promise<void> {
+    for (const name of await this.disk.list(this.dir)) {
+      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+        const base = parseSegmentFileName(name, suffix);
+        if (base !== undefined && !bases.has(base)) {
+          await this.disk.remove(joinPath(this.dir, name));
+          this.#dirDirty = true;
+        }
+      }
+    }
+  }
+
+  #logRecovery(): void {
+    const report = this.recoveryReport;
+    for (const tail of report.truncated) {
+      this.#logger?.warn("recovery truncated a torn or corrupt log tail", {
+        dir: this.dir,
+        segment: tail.segmentBaseOffset,
+        validBytes: tail.validBytes,
+        truncatedBytes: tail.truncatedBytes,
+        reason: tail.reason,
+      });
+    }
+    for (const base of report.deletedSegmentBaseOffsets) {
+      this.#logger?.warn("recovery deleted a segment after a corrupt one", {
+        dir: this.dir,
+        segment: base,
+      });
+    }
+    for (const { segmentBaseOffset, reason } of report.rebuiltIndexes) {
+      this.#logger?.warn("rebuilt segment index", {
+        dir: this.dir,
+        segment: segmentBaseOffset,
+        reason,
+      });
+    }
+    for (const problem of report.checkpointProblems) {
+      this.#logger?.warn("ignored a bad checkpoint", { dir: this.dir, problem });
+    }
+    this.#logger?.info("partition log opened", {
+      dir: this.dir,
+      segments: this.#segments.length,
+      scannedSegments: report.scannedSegments,
+      logStartOffset: this.#logStartOffset,
+      logEndOffset: this.#logEndOffset,
+    });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * {@link Disk} on the real file system through Deno's async file API.
+ *
+ * Deno files have one cursor, so a positioned read or write is a seek then a
+ * read/write; those pairs are serialised per handle. `sync` is not, because
+ * fsync does not depend on the cursor and must not wait behind reads.
+ *
+ * @module
+ */
+
+import type { Disk, DiskFile } from "./disk.ts";
+
+class RealDiskFile implements DiskFile {
+  #file: Deno.FsFile;
+  #cursor = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(readonly path: string, file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  read(position: number, buffer: Uint8Array): Promise<number> {
+    return this.#serial(async () => {
+      await this.#seek(position);
+      const n = await this.#file.read(buffer);
+      if (n === null) return 0;
+      this.#cursor += n;
+      return n;
+    });
+  }
+
+  write(position: number, bytes: Uint8Array): Promise<void> {
+    return this.#serial(async () => {
+      await this.#seek(position);
+      let written = 0;
+      // write() may write only part of the buffer: loop until all of it is out.
+      while (written < bytes.length) {
+        const n = await this.#file.write(bytes.subarray(written));
+        written += n;
+        this.#cursor += n;
+      }
+    });
+  }
+
+  async size(): Promise<number> {
+    return (await this.#file.stat()).size;
+  }
+
+  truncate(lengthBytes: number): Promise<void> {
+    return this.#serial(() => this.#file.truncate(lengthBytes));
+  }
+
+  sync(): Promise<void> {
+    return this.#file.sync();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+  }
+
+  async #seek(position: number): Promise<void> {
+    if (this.#cursor === position) return;
+    await this.#file.seek(position, Deno.SeekMode.Start);
+    this.#cursor = position;
+  }
+
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(operation, operation);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+}
+
+/** The real file system. */
+export class RealDisk implements Disk {
+  async open(path: string, options: { create: boolean }): Promise<DiskFile> {
+    const file = await Deno.open(path, { read: true, write: true, create: options.create });
+    return new RealDiskFile(path, file);
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile) names.push(entry.name);
+    }
+    return names;
+  }
+
+  async mkdirp(dir: string): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await Deno.rename(from, to);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const handle = await Deno.open(dir, { read: true });
+    try {
+      await handle.sync();
+    } finally {
+      handle.close();
+    }
+  }
+
+  async sizeOf(path: string): Promise<number | undefined> {
+    try {
+      return (await Deno.stat(path)).size;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  }
+}
