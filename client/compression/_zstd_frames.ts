@@ -27,6 +27,8 @@ export interface ZstdFrame {
   contentBytes: number | null;
   /** An upper bound of the frame's output in bytes. */
   outputBytesMax: number;
+  /** A lower bound of the frame's output: its raw and RLE blocks, which are exact. */
+  outputBytesMin: number;
 }
 
 function corrupt(what: string, at: number): CorruptBatchError {
@@ -86,6 +88,7 @@ function readFrame(bytes: Uint8Array, start: number): ZstdFrame {
     pos += contentSizeBytes;
   }
   let outputBytesMax = 0;
+  let outputBytesMin = 0;
   while (true) {
     if (bytes.length - pos < 3) throw corrupt("truncated block header", pos);
     const header = readLittleEndian(bytes, pos, 3);
@@ -99,6 +102,7 @@ function readFrame(bytes: Uint8Array, start: number): ZstdFrame {
     if (bytes.length - pos < stored) throw corrupt("truncated block", pos);
     pos += stored;
     outputBytesMax += type === BLOCK_TYPE_COMPRESSED ? BLOCK_BYTES_MAX : size;
+    outputBytesMin += type === BLOCK_TYPE_COMPRESSED ? 0 : size;
     if (last) break;
   }
   if (hasChecksum) {
@@ -106,10 +110,10 @@ function readFrame(bytes: Uint8Array, start: number): ZstdFrame {
     pos += 4;
   }
   if (contentBytes !== null) {
-    if (contentBytes > outputBytesMax) {
-      throw corrupt(`content size ${contentBytes} exceeds what its blocks can hold`, start);
+    if (contentBytes > outputBytesMax || contentBytes < outputBytesMin) {
+      throw corrupt(`content size ${contentBytes} does not match its blocks`, start);
     }
-    outputBytesMax = contentBytes;
+    outputBytesMax = outputBytesMin = contentBytes;
   }
-  return { start, end: pos, contentBytes, outputBytesMax };
+  return { start, end: pos, contentBytes, outputBytesMax, outputBytesMin };
 }

@@ -59,13 +59,22 @@ export const zstdCodec: CompressionCodec = {
     assertLoaded();
     const frames = zstdFrames(bytes);
     let total = 0;
-    for (const frame of frames) total += frame.outputBytesMax;
-    // The bound may overestimate; only a stated or proven size is refused outright.
+    let totalMin = 0;
+    for (const frame of frames) {
+      total += frame.outputBytesMax;
+      totalMin += frame.outputBytesMin;
+    }
+    // Refuse what is proven too large up front; a frame whose compressed
+    // blocks might fit gets a buffer capped at what is left of the limit.
+    if (totalMin > maxBytes) {
+      throw new CorruptBatchError(`zstd records inflate past the ${maxBytes}-byte limit`);
+    }
     const parts: Uint8Array[] = [];
     let produced = 0;
     for (const frame of frames) {
       const heapBytes = Math.min(frame.outputBytesMax, maxBytes - produced);
-      if (frame.contentBytes !== null && frame.contentBytes > heapBytes) {
+      if (heapBytes === 0 && frame.outputBytesMax > 0) {
+        // Nothing left of the limit for a frame that may produce bytes.
         throw new CorruptBatchError(`zstd records inflate past the ${maxBytes}-byte limit`);
       }
       let part: Uint8Array;
