@@ -20,3 +20,4 @@
 
 export * from "./record_batch/mod.ts";
 export * from "./errors.ts";
+export * from "./http/h2_client.ts";
