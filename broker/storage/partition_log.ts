@@ -927,12 +927,17 @@ export class PartitionLog {
         scanned++;
         const result = await segment.recover(fileSize);
         epochStarts = epochStarts.concat(result.epochStarts);
-        if (result.truncatedBytes === 0) continue;
+        // Segments past the recovery point were never compacted, so each must end where
+        // the next begins; a shorter one lost unsynced data in a crash.
+        const endOffset = segment.sizeBytes === 0 ? segment.baseOffset : segment.nextOffset;
+        const gap = i + 1 < bases.length && endOffset !== bases[i + 1];
+        if (result.truncatedBytes === 0 && !gap) continue;
         truncated.push({
           segmentBaseOffset: segment.baseOffset,
           validBytes: result.validBytes,
           truncatedBytes: result.truncatedBytes,
-          reason: result.corruption ?? "unknown",
+          reason: result.corruption ??
+            `segment ends at offset ${endOffset} but the next one starts at ${bases[i + 1]}`,
         });
         // Nothing after a cut can be trusted to follow it.
         for (const base of bases.slice(i + 1)) {

@@ -301,6 +301,8 @@ class SimFile implements DiskFile {
     });
     if (this.disk.syncDelayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.disk.syncDelayMs));
+      // A crash during the fsync means it never completed.
+      this.disk.checkHandle("sync", this.path, this.generation, false);
     }
     this.inode.durable = snapshot.contents;
     this.inode.pending = this.inode.pending.slice(snapshot.pendingCount);
