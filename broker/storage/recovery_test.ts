@@ -7,7 +7,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { readBatchHeader, splitBatches, verifyBatchCrc } from "@strom/client";
 import { joinPath } from "./disk.ts";
-import { type LogConfig } from "./config.ts";
+import type { LogConfig } from "./config.ts";
 import { PartitionLog } from "./partition_log.ts";
 import { LOG_SUFFIX, segmentFileName } from "./segment.ts";
 import { SimDisk, type UnsyncedFate } from "./sim_disk.ts";
