@@ -30,6 +30,8 @@ const BLOCK_BYTES_MAX_BY_ID: Record<number, number> = {
   7: 4 * 1024 * 1024,
 };
 const MIN_MATCH = 4;
+/** Below this many bytes a plain loop beats `set`/`copyWithin` call overhead (measured). */
+const SHORT_COPY_BYTES = 32;
 
 interface Lz4Block {
   start: number;
@@ -111,7 +113,14 @@ function decodeBlock(
       }
     }
     if (literals > end - pos) throw corrupt("literal run overruns the block", pos);
-    if (out !== null) out.set(src.subarray(pos, pos + literals), dst);
+    if (out !== null) {
+      // Short runs are cheaper to copy by hand than through a subarray view.
+      if (literals < SHORT_COPY_BYTES) {
+        for (let i = 0; i < literals; i++) out[dst + i] = src[pos + i];
+      } else {
+        out.set(src.subarray(pos, pos + literals), dst);
+      }
+    }
     pos += literals;
     dst += literals;
     if (pos === end) return dst - produced;
@@ -131,7 +140,7 @@ function decodeBlock(
       }
     }
     if (out !== null) {
-      if (offset >= length) {
+      if (offset >= length && length >= SHORT_COPY_BYTES) {
         out.copyWithin(dst, dst - offset, dst - offset + length);
       } else {
         for (let i = 0; i < length; i++) out[dst + i] = out[dst - offset + i];
