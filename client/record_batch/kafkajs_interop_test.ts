@@ -20,7 +20,7 @@ import type { RecordInput } from "./records.ts";
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 interface BatchFields {
-  records: Required<RecordInput>[];
+  records: Required<Omit<RecordInput, "offsetDelta">>[];
   baseOffset: number;
   producerId: number;
   producerEpoch: number;

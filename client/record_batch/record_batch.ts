@@ -46,8 +46,13 @@ const INT32_MAX = 0x7fffffff;
 
 /** What to put in a batch. Only `records` is required. */
 export interface EncodeRecordBatchOptions {
-  /** The records, given offset deltas 0, 1, 2, … in order. */
+  /** The records, given offset deltas 0, 1, 2, … in order unless they set `offsetDelta`. */
   records: readonly RecordInput[];
+  /**
+   * The batch's lastOffsetDelta (default: the last record's offset delta). A
+   * compacted batch may keep a larger one than its last surviving record's.
+   */
+  lastOffsetDelta?: number;
   /** Compression codec for the records section (default "none"). */
   compression?: CompressionName;
   /** Offset of the first record (default 0; the broker assigns the real one). */
@@ -124,23 +129,46 @@ function validateOptions(options: EncodeRecordBatchOptions): void {
   }
 }
 
+function resolveOffsetDeltas(options: EncodeRecordBatchOptions): {
+  offsetDeltas: number[] | undefined;
+  lastOffsetDelta: number;
+} {
+  const { records } = options;
+  let offsetDeltas: number[] | undefined;
+  if (records.some((r) => r.offsetDelta !== undefined)) {
+    offsetDeltas = records.map((r, i) => r.offsetDelta ?? i);
+    offsetDeltas.forEach((delta, i) => {
+      const min = i === 0 ? 0 : offsetDeltas![i - 1] + 1;
+      assertIntegerInRange(`record ${i} offsetDelta`, delta, min, INT32_MAX);
+    });
+  }
+  const last = records.length === 0 ? 0 : offsetDeltas?.[records.length - 1] ?? records.length - 1;
+  const lastOffsetDelta = options.lastOffsetDelta ?? last;
+  assertIntegerInRange("lastOffsetDelta", lastOffsetDelta, last, INT32_MAX);
+  if (!Number.isSafeInteger((options.baseOffset ?? 0) + lastOffsetDelta)) {
+    throw new RangeError("baseOffset plus lastOffsetDelta overflows the safe integer range");
+  }
+  return { offsetDeltas, lastOffsetDelta };
+}
+
 /** Encodes the uncompressed records section and the header facts derived from it. */
 function prepare(options: EncodeRecordBatchOptions) {
   validateOptions(options);
+  const { offsetDeltas, lastOffsetDelta } = resolveOffsetDeltas(options);
   const { timestamps, baseTimestamp } = resolveTimestamps(options);
   let maxTimestamp = NO_TIMESTAMP;
   for (const t of timestamps) if (t > maxTimestamp) maxTimestamp = t;
-  const records = encodeRecords(options.records, timestamps, baseTimestamp);
-  return { records, baseTimestamp, maxTimestamp };
+  const records = encodeRecords(options.records, timestamps, baseTimestamp, offsetDeltas);
+  return { records, baseTimestamp, maxTimestamp, lastOffsetDelta };
 }
 
 function assemble(
   options: EncodeRecordBatchOptions,
   codec: CompressionCodec | undefined,
   recordsSection: Uint8Array,
-  baseTimestamp: number,
-  maxTimestamp: number,
+  facts: { baseTimestamp: number; maxTimestamp: number; lastOffsetDelta: number },
 ): Uint8Array {
+  const { baseTimestamp, maxTimestamp, lastOffsetDelta } = facts;
   const size = BATCH_HEADER_BYTES + recordsSection.length;
   if (size > BATCH_BYTES_MAX) {
     throw new RangeError(`batch of ${size} bytes exceeds BATCH_BYTES_MAX (${BATCH_BYTES_MAX})`);
@@ -157,7 +185,7 @@ function assemble(
   view.setInt32(at.partitionLeaderEpoch, options.partitionLeaderEpoch ?? -1);
   view.setInt8(at.magic, MAGIC_V2);
   view.setInt16(at.attributes, attributes);
-  view.setInt32(at.lastOffsetDelta, Math.max(0, options.records.length - 1));
+  view.setInt32(at.lastOffsetDelta, lastOffsetDelta);
   writeInt64(view, at.baseTimestamp, baseTimestamp);
   writeInt64(view, at.maxTimestamp, maxTimestamp);
   writeInt64(view, at.producerId, options.producerId ?? NO_PRODUCER);
@@ -216,9 +244,9 @@ export async function encodeRecordBatch(options: EncodeRecordBatchOptions): Prom
  */
 export function encodeRecordBatchSync(options: EncodeRecordBatchOptions): Uint8Array {
   const codec = codecFor(options.compression);
-  const { records, baseTimestamp, maxTimestamp } = prepare(options);
+  const { records, ...facts } = prepare(options);
   const section = codec === undefined ? records : codec.compress(records);
-  return assemble(options, codec, section, baseTimestamp, maxTimestamp);
+  return assemble(options, codec, section, facts);
 }
 
 function recordsContext(header: BatchHeader, positionBase: number) {

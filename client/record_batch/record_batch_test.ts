@@ -223,3 +223,26 @@ Deno.test("decodeRecordBatchSync() refuses a batch whose CRC does not match", ()
   batch[batch.length - 2] ^= 0x40;
   throws(() => decodeRecordBatchSync(batch), /CRC mismatch/);
 });
+
+Deno.test("records may keep offset gaps, as a compacted batch does", async () => {
+  const batch = await encodeRecordBatch({
+    records: [{ value: null, offsetDelta: 1 }, { value: null, offsetDelta: 4 }],
+    baseOffset: 100,
+    lastOffsetDelta: 6,
+    compression: "snappy",
+  });
+  const { header, records } = await decodeRecordBatch(batch);
+  strictEqual(header.lastOffsetDelta, 6);
+  deepStrictEqual(records.map((r) => r.offset), [101, 104]);
+  await rejects(
+    () =>
+      encodeRecordBatch({
+        records: [{ value: null, offsetDelta: 2 }, { value: null, offsetDelta: 2 }],
+      }),
+    /record 1 offsetDelta must be an integer in \[3,/,
+  );
+  await rejects(
+    () => encodeRecordBatch({ records: [{ value: null, offsetDelta: 2 }], lastOffsetDelta: 1 }),
+    /lastOffsetDelta/,
+  );
+});

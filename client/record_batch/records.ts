@@ -59,6 +59,12 @@ export interface RecordInput {
   headers?: readonly RecordHeader[];
   /** CreateTime in ms since the epoch; defaults to the batch's base timestamp. */
   timestamp?: number;
+  /**
+   * Offset minus the batch's baseOffset; defaults to the record's index.
+   * Set it to keep offset gaps, as a compacted batch does; deltas must
+   * strictly increase through the batch.
+   */
+  offsetDelta?: number;
 }
 
 /** Smallest encoded record: a 1-byte length and six 1-byte fields. */
@@ -67,13 +73,15 @@ const TEXT_ENCODER = new TextEncoder();
 const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Encodes records with offset deltas 0, 1, 2, … and timestamp deltas from
- * `baseTimestamp`. Callers pass records whose timestamps are already resolved.
+ * Encodes records with the given offset deltas (default 0, 1, 2, …) and
+ * timestamp deltas from `baseTimestamp`. Callers pass resolved timestamps and
+ * validated offset deltas.
  */
 export function encodeRecords(
   records: readonly RecordInput[],
   timestamps: readonly number[],
   baseTimestamp: number,
+  offsetDeltas?: readonly number[],
 ): Uint8Array {
   // First pass: sizes (and UTF-8 header keys, kept for the second pass).
   const bodySizes = new Array<number>(records.length);
@@ -83,7 +91,8 @@ export function encodeRecords(
     const record = records[i];
     const keys = (record.headers ?? []).map((h) => TEXT_ENCODER.encode(h.key));
     headerKeys[i] = keys;
-    let size = 1 + sizeOfVarlong(timestamps[i] - baseTimestamp) + sizeOfVarint(i) +
+    let size = 1 + sizeOfVarlong(timestamps[i] - baseTimestamp) +
+      sizeOfVarint(offsetDeltas?.[i] ?? i) +
       sizeOfBytes(record.key ?? null) + sizeOfBytes(record.value);
     const headers = record.headers ?? [];
     size += sizeOfVarint(headers.length);
@@ -100,7 +109,7 @@ export function encodeRecords(
     pos = writeVarint(out, pos, bodySizes[i]);
     out[pos++] = 0;
     pos = writeVarlong(out, pos, timestamps[i] - baseTimestamp);
-    pos = writeVarint(out, pos, i);
+    pos = writeVarint(out, pos, offsetDeltas?.[i] ?? i);
     pos = writeBytes(out, pos, record.key ?? null);
     pos = writeBytes(out, pos, record.value);
     const headers = record.headers ?? [];
