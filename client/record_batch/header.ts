@@ -549,12 +549,8 @@ export function scanValidBatches(bytes: Uint8Array): BatchScan {
       pos += size;
     } catch (error) {
       if (!(error instanceof CorruptBatchError)) throw error;
-      const at = pos + (error.byteOffset ?? 0);
-      return {
-        batches,
-        validBytes: pos,
-        error: new CorruptBatchError(`batch at byte ${pos} is invalid: ${error.message}`, at),
-      };
+      const detail = `invalid batch: ${error.message}; positions are relative to the batch`;
+      return { batches, validBytes: pos, error: new CorruptBatchError(detail, pos) };
     }
   }
   return { batches, validBytes: pos, error: null };
