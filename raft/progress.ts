@@ -65,6 +65,13 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest append (its acknowledgement was probably lost). */
+  freeFirstOne(): void {
+    if (this.#count === 0) return;
+    this.#start = (this.#start + 1) % this.capacity;
+    this.#count--;
+  }
+
   reset(): void {
     this.#start = 0;
     this.#count = 0;

@@ -791,6 +791,8 @@ export class Raft {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // A full window with a live follower means acknowledgements were lost: make room for one.
+    if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.state !== "snapshot" && pr.match < this.log.lastIndex()) {
       this.sendAppend(m.from, pr, true);
     }

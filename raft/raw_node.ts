@@ -228,6 +228,41 @@ export class RawNode {
     r.onPersisted();
   }
 
+  /** The current term. */
+  get term(): number {
+    return this.#raft.term;
+  }
+
+  /** The current role. */
+  get role(): Role {
+    return this.#raft.role;
+  }
+
+  /** The known leader, or `NO_NODE`. */
+  get leaderId(): NodeId {
+    return this.#raft.lead;
+  }
+
+  /** The commit index. */
+  get commitIndex(): number {
+    return this.#raft.log.committed;
+  }
+
+  /** The first index still in the log (one past the snapshot). */
+  get firstIndex(): number {
+    return this.#raft.log.firstIndex();
+  }
+
+  /** The last index in the log (persisted or not). */
+  get lastIndex(): number {
+    return this.#raft.log.lastIndex();
+  }
+
+  /** The latest membership in this node's log. */
+  get config(): ClusterConfig {
+    return this.#raft.config;
+  }
+
   /** The node's current state. */
   status(): RaftStatus {
     const r = this.#raft;
