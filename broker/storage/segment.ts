@@ -37,6 +37,9 @@ export function parseSegmentFileName(name: string, suffix: string): number | und
   return Number.isSafeInteger(offset) ? offset : undefined;
 }
 
+/** Bytes read per step when scanning headers for a lookup. */
+export const LOOKUP_SCAN_CHUNK_BYTES = 16 * 1024;
+
 /** What the log knows about a batch it is appending. */
 export interface AppendedBatch {
   readonly baseOffset: number;
@@ -243,7 +246,13 @@ export class Segment {
   ): Promise<ScanResult> {
     return scanBatches(
       this.#requireLoaded(),
-      { startPosition: position, endPosition: this.sizeBytes, verifyCrc: false },
+      {
+        startPosition: position,
+        endPosition: this.sizeBytes,
+        verifyCrc: false,
+        // Lookups usually end within one index interval: read little, not a whole MiB.
+        chunkBytes: Math.max(LOOKUP_SCAN_CHUNK_BYTES, 2 * this.env.indexIntervalBytes),
+      },
       visit,
     );
   }
