@@ -1,0 +1,82 @@
+/**
+ * The errors the replica cores answer with: {@link StromError}s from the one
+ * shared table, built here so that messages stay consistent and say what to
+ * do.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+
+export { StromError };
+
+/** The partition, for messages: `orders-0` or just `partition 0`. */
+export type PartitionLabel = string;
+
+/** This broker does not (or no longer) lead the partition at the request's epoch. */
+export function notLeader(partition: PartitionLabel, why: string): StromError {
+  return new StromError(
+    "NOT_LEADER_OR_FOLLOWER",
+    `this broker is not the leader of ${partition}: ${why}; refresh metadata and retry`,
+  );
+}
+
+/** The request carries an older leader epoch than this replica knows. */
+export function fencedLeaderEpoch(
+  partition: PartitionLabel,
+  requestEpoch: number,
+  currentEpoch: number,
+): StromError {
+  return new StromError(
+    "FENCED_LEADER_EPOCH",
+    `leader epoch ${requestEpoch} of ${partition} is stale (now ${currentEpoch}); refresh metadata and retry`,
+    { details: { requestEpoch, currentEpoch } },
+  );
+}
+
+/** The ISR is smaller than min.insync.replicas. */
+export function notEnoughReplicas(
+  partition: PartitionLabel,
+  isrSize: number,
+  minInsyncReplicas: number,
+  afterAppend: boolean,
+): StromError {
+  const when = afterAppend ? "the records were written to the leader, but " : "";
+  return new StromError(
+    afterAppend ? "NOT_ENOUGH_REPLICAS_AFTER_APPEND" : "NOT_ENOUGH_REPLICAS",
+    `${when}${partition} has ${isrSize} in-sync replica(s), fewer than min.insync.replicas=${minInsyncReplicas}; ` +
+      `retry once followers catch up, or produce with acks=1`,
+    { details: { isrSize, minInsyncReplicas } },
+  );
+}
+
+/** A bounded purgatory is full; the request was not accepted and may be retried. */
+export function purgatoryFull(what: string, detail: string): StromError {
+  // No Kafka code fits "the broker is saturated, back off"; NOT_READY is the
+  // retriable 503 in the shared table.
+  return new StromError("NOT_READY", `${what} is full (${detail}); retry after a short backoff`);
+}
+
+/** An acks=all request was not covered by the HW before its deadline. */
+export function produceTimedOut(partition: PartitionLabel, lastOffset: number): StromError {
+  return new StromError(
+    "REQUEST_TIMED_OUT",
+    `acks=all for ${partition} up to offset ${lastOffset} timed out before all in-sync replicas had it; ` +
+      `the records may or may not be committed (retry with an idempotent producer to avoid duplicates)`,
+    { details: { lastOffset } },
+  );
+}
+
+/** A fetch offset outside the log. */
+export function offsetOutOfRange(
+  partition: PartitionLabel,
+  offset: number,
+  logStartOffset: number,
+  logEndOffset: number,
+): StromError {
+  return new StromError(
+    "OFFSET_OUT_OF_RANGE",
+    `fetch offset ${offset} of ${partition} is outside the log [${logStartOffset}, ${logEndOffset}]`,
+    { details: { offset, logStartOffset, logEndOffset } },
+  );
+}
