@@ -11,13 +11,24 @@
  */
 
 import type { Hono } from "hono";
+import { join } from "node:path";
+import { H2Client } from "@strom/client";
+import { RAFT_HTTP_PATH } from "@strom/raft/http_transport_handler";
+import { AdminService } from "./admin/admin_service.ts";
+import { readJsonBody } from "./api/json_body.ts";
+import { ControllerClient } from "./controller/controller_client.ts";
+import { decideFor } from "./controller/controller_ops.ts";
+import { ControllerService } from "./controller/controller_service.ts";
+import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./controller/quorum_controller.ts";
+import { BrokerLifecycle } from "./metadata/broker_lifecycle.ts";
+import { MetadataQuorum } from "./metadata/metadata_quorum.ts";
 import { createClientApp } from "./api/client_app.ts";
 import { createInternalApp } from "./api/internal_app.ts";
 import { formatOrVerifyDataDir } from "./config/data_dir.ts";
 import type { DataDirMeta } from "./config/data_dir.ts";
 import type { ListenerConfig, NodeConfig } from "./config/node_config.ts";
 import type { Logger } from "./log.ts";
-import { readSecretFile } from "./security/cluster_secret.ts";
+import { readSecretFile, SECRET_HEADER } from "./security/cluster_secret.ts";
 
 /** A listener could not be opened; the message names the port and what to do. */
 export class ListenerError extends Error {
@@ -25,6 +36,18 @@ export class ListenerError extends Error {
     super(message, options);
     this.name = "ListenerError";
   }
+}
+
+/** Length of one metadata Raft tick. */
+export const RAFT_TICK_MS = 50;
+
+/** The subsystems of a running node, stopped in reverse order. */
+interface Parts {
+  readonly http: H2Client;
+  readonly quorum: MetadataQuorum;
+  readonly controller: ControllerService;
+  readonly lifecycle: BrokerLifecycle;
+  readonly admin: AdminService;
 }
 
 /** A running node. Create it with {@link StromNode.start}. */
@@ -36,10 +59,11 @@ export class StromNode {
     readonly dataDir: DataDirMeta,
     readonly clientServer: Deno.HttpServer<Deno.NetAddr>,
     readonly internalServer: Deno.HttpServer<Deno.NetAddr>,
+    private readonly parts: Parts,
     private readonly logger: Logger,
   ) {}
 
-  /** Verifies the data dir, reads the secret, and opens both listeners. */
+  /** Verifies the data dir, reads the secret, opens the metadata quorum and both listeners. */
   static async start(config: NodeConfig, logger: Logger): Promise<StromNode> {
     const { meta, formatted } = await formatOrVerifyDataDir(config.dataDir, {
       clusterId: config.clusterId,
@@ -53,43 +77,89 @@ export class StromNode {
       });
     }
     const secret = await readSecretFile(config.clusterSecretFile);
-
-    let ready = false;
-    const nodes = config.voters.map((v) => ({
-      id: v.id,
-      clientUrl: v.clientUrl,
-      internalUrl: v.internalUrl,
-    }));
-    const clientApp = createClientApp({
-      clusterId: config.clusterId,
+    const http = new H2Client({
+      headers: { [SECRET_HEADER]: secret },
+      timeoutMs: config.timeouts.requestTimeoutMs,
+    });
+    const quorum = await MetadataQuorum.open({
       nodeId: config.nodeId,
-      nodes,
-      readiness: () =>
-        ready ? { ready, reasons: [] } : { ready, reasons: ["listeners are starting"] },
-    }, logger);
-    const internalApp = createInternalApp({ secret, nodeId: config.nodeId, logger });
+      voters: config.voters,
+      dir: join(config.dataDir, METADATA_DIR),
+      secret,
+      tickMs: RAFT_TICK_MS,
+      electionTimeoutMs: config.timeouts.electionTimeoutMs,
+      logger,
+    });
+    const controller = new ControllerService(
+      quorum,
+      new QuorumController(
+        { ...DEFAULT_CONTROLLER_CONFIG, sessionTimeoutMs: config.timeouts.sessionTimeoutMs },
+        () => crypto.randomUUID(),
+      ),
+      { checkIntervalMs: 100, balanceIntervalMs: 5_000, noOpIntervalMs: 1_000 },
+      logger,
+    );
+    const controllerClient = new ControllerClient(quorum, controller, config.voters, http);
+    const lifecycle = new BrokerLifecycle(
+      {
+        brokerId: config.nodeId,
+        clientUrl: config.listeners.client.advertisedUrl,
+        internalUrl: config.listeners.internal.advertisedUrl,
+        rack: null,
+        heartbeatIntervalMs: config.timeouts.heartbeatIntervalMs,
+      },
+      controllerClient,
+      quorum,
+      logger,
+    );
+    const admin = new AdminService(config, quorum, controller, controllerClient, http);
+    const parts: Parts = { http, quorum, controller, lifecycle, admin };
 
-    const internalServer = serve(internalApp, config.listeners.internal, "internal", logger);
+    const clientApp = createClientApp({
+      nodeId: config.nodeId,
+      readiness: () => readiness(parts),
+      admin,
+    }, logger);
+    const internalApp = createInternalApp({
+      secret,
+      nodeId: config.nodeId,
+      logger,
+      routes: (app) => mountInternalRoutes(app, parts),
+    });
+
+    let internalServer: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      internalServer = serve(internalApp, config.listeners.internal, "internal", logger);
+    } catch (e) {
+      await quorum.close();
+      await http.close();
+      throw e;
+    }
     let clientServer: Deno.HttpServer<Deno.NetAddr>;
     try {
       clientServer = serve(clientApp, config.listeners.client, "client", logger);
     } catch (e) {
       await internalServer.shutdown();
+      await quorum.close();
+      await http.close();
       throw e;
     }
-    ready = true;
+    quorum.start();
+    controller.start();
+    lifecycle.start();
     logger.info("node started", {
       nodeId: config.nodeId,
       clusterId: config.clusterId,
       client: config.listeners.client.advertisedUrl,
       internal: config.listeners.internal.advertisedUrl,
     });
-    return new StromNode(config, meta, clientServer, internalServer, logger);
+    return new StromNode(config, meta, clientServer, internalServer, parts, logger);
   }
 
   /**
-   * Stops accepting connections and waits for in-flight requests to finish,
-   * at most `shutdownGraceMs`; then closes what is left.
+   * Stops cleanly: a controlled shutdown moves leaderships away, listeners
+   * stop accepting and drain in-flight requests (at most
+   * `shutdownGraceMs`), then the quorum and connections close.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -97,21 +167,50 @@ export class StromNode {
   }
 
   async #stop(): Promise<void> {
-    this.logger.info("node stopping: draining in-flight requests", {
-      graceMs: this.config.timeouts.shutdownGraceMs,
-    });
+    const graceMs = this.config.timeouts.shutdownGraceMs;
+    this.logger.info("node stopping: controlled shutdown, then draining requests", { graceMs });
+    await this.parts.lifecycle.shutdown(Math.min(5_000, graceMs));
     const drained = Promise.all([this.clientServer.shutdown(), this.internalServer.shutdown()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.config.timeouts.shutdownGraceMs);
+      timer = setTimeout(() => resolve("timeout"), graceMs);
     });
     const outcome = await Promise.race([drained.then(() => "drained" as const), timedOut]);
     clearTimeout(timer);
     if (outcome === "timeout") {
       this.logger.warn("shutdown grace period over; abandoning requests still in flight");
     }
+    this.parts.controller.stop();
+    await this.parts.quorum.close();
+    await this.parts.http.close();
     this.logger.info("node stopped", { nodeId: this.config.nodeId });
   }
+}
+
+/** The metadata log's directory inside the data dir (Kafka's name for it). */
+export const METADATA_DIR = "__cluster_metadata-0";
+
+function readiness(parts: Parts): { ready: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (parts.quorum.status().leaderId === 0) reasons.push("no metadata quorum leader elected yet");
+  if (parts.lifecycle.brokerEpoch === undefined) {
+    reasons.push("not registered with the controller yet");
+  } else if (parts.lifecycle.fenced) reasons.push("fenced: catching up with the metadata log");
+  return { ready: reasons.length === 0, reasons };
+}
+
+function mountInternalRoutes(app: Hono, parts: Parts): void {
+  app.post(RAFT_HTTP_PATH, (c) => parts.quorum.handleRaftRequest(c.req.raw));
+  app.post("/internal/controller/:op", async (c) => {
+    if (!parts.controller.active) throw parts.quorum.notControllerError();
+    const decide = decideFor(
+      parts.controller.logic,
+      c.req.param("op"),
+      await readJsonBody(c.req.raw),
+    );
+    return c.json(await parts.controller.run(decide));
+  });
+  app.get("/internal/quorum", (c) => c.json(parts.admin.localQuorum()));
 }
 
 function serve(

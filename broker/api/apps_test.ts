@@ -1,16 +1,35 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../log.ts";
+import { StromError } from "@strom/client";
+import type { AdminApi } from "./client_app.ts";
 import { createClientApp } from "./client_app.ts";
 import { createInternalApp } from "./internal_app.ts";
 
 const quiet = createLogger({ sink: () => {} });
 
 function clientApp(ready: boolean) {
+  const topics = new Map<string, unknown>();
+  const admin: AdminApi = {
+    describeCluster: () => Promise.resolve({ clusterId: "c" }),
+    metadataDiagnostics: () => Promise.resolve({ offset: 0, hash: "" }),
+    listTopics: () => [...topics.keys()],
+    describeTopic: (name) => {
+      if (!topics.has(name)) throw new StromError("UNKNOWN_TOPIC_OR_PARTITION", `no ${name}`);
+      return topics.get(name);
+    },
+    createTopic: (body) => {
+      const name = (body as { name: string }).name;
+      topics.set(name, body);
+      return Promise.resolve(body);
+    },
+    deleteTopic: (name) => Promise.resolve(void topics.delete(name)),
+    createPartitions: (_name, body) => Promise.resolve(body),
+    alterConfigs: (_name, body) => Promise.resolve(body),
+  };
   return createClientApp({
-    clusterId: "AAAAAAAAAAAAAAAAAAAAAA",
     nodeId: 1,
-    nodes: [{ id: 1, clientUrl: "http://127.0.0.1:9092", internalUrl: "http://127.0.0.1:19092" }],
     readiness: () => ({ ready, reasons: ready ? [] : ["catching up"] }),
+    admin,
   }, quiet);
 }
 
@@ -70,4 +89,27 @@ Deno.test("a route that throws answers UNKNOWN_SERVER_ERROR and logs the cause",
   assert.equal(res.status, 500);
   assert.equal((await res.json()).error.code, "UNKNOWN_SERVER_ERROR");
   assert.ok(lines.some((l) => l.includes("bug")));
+});
+
+Deno.test("admin routes validate bodies and map errors to stable codes", async () => {
+  const app = clientApp(true);
+  const bad = await app.request("/v1/topics", { method: "POST", body: "{nope" });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.code, "INVALID_REQUEST");
+  const empty = await app.request("/v1/topics", { method: "POST" });
+  assert.equal((await empty.json()).error.code, "INVALID_REQUEST");
+  const huge = await app.request("/v1/topics", {
+    method: "POST",
+    body: JSON.stringify({ name: "x".repeat(2 * 1024 * 1024) }),
+  });
+  assert.equal(huge.status, 413);
+  const created = await app.request("/v1/topics", {
+    method: "POST",
+    body: JSON.stringify({ name: "t" }),
+  });
+  assert.equal(created.status, 201);
+  assert.equal((await app.request("/v1/topics/t")).status, 200);
+  const missing = await app.request("/v1/topics/nope");
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).error.code, "UNKNOWN_TOPIC_OR_PARTITION");
 });

@@ -9,20 +9,33 @@
 import { Hono } from "hono";
 import type { Logger } from "../log.ts";
 import { notFoundResponse, responseForThrown } from "./error_response.ts";
+import { readJsonBody } from "./json_body.ts";
+
+/** Topic administration, as the routes need it (implemented by AdminService). */
+export interface AdminApi {
+  describeCluster(): Promise<unknown>;
+  /** This node's metadata offset and the hash of its image there. */
+  metadataDiagnostics(): Promise<{ offset: number; hash: string }>;
+  listTopics(): unknown[];
+  describeTopic(name: string): unknown;
+  createTopic(body: unknown): Promise<unknown>;
+  deleteTopic(name: string): Promise<void>;
+  createPartitions(name: string, body: unknown): Promise<unknown>;
+  alterConfigs(name: string, body: unknown): Promise<unknown>;
+}
 
 /** What the client API needs from the node. */
 export interface ClientApiNode {
-  readonly clusterId: string;
   readonly nodeId: number;
-  /** Every configured node of the cluster, by id. */
-  readonly nodes: readonly { id: number; clientUrl: string; internalUrl: string }[];
   /** Whether the node serves traffic; `reasons` says what it waits for when not. */
   readiness(): { ready: boolean; reasons: readonly string[] };
+  readonly admin: AdminApi;
 }
 
 /** Builds the client API. Test it with `app.request()`; serve it with `Deno.serve`. */
 export function createClientApp(node: ClientApiNode, logger: Logger): Hono {
   const app = new Hono();
+  const admin = node.admin;
 
   app.get("/healthz", (c) => c.json({ status: "ok", nodeId: node.nodeId }));
 
@@ -31,12 +44,29 @@ export function createClientApp(node: ClientApiNode, logger: Logger): Hono {
     return c.json({ ready, nodeId: node.nodeId, reasons }, ready ? 200 : 503);
   });
 
-  app.get("/v1/cluster", (c) =>
-    c.json({
-      clusterId: node.clusterId,
-      nodeId: node.nodeId,
-      nodes: node.nodes.map((n) => ({ id: n.id, url: n.clientUrl })),
-    }));
+  app.get("/v1/cluster", async (c) => c.json(await admin.describeCluster()));
+
+  app.get("/v1/diagnostics/metadata", async (c) => c.json(await admin.metadataDiagnostics()));
+  app.get("/v1/topics", (c) => c.json({ topics: admin.listTopics() }));
+  app.post(
+    "/v1/topics",
+    async (c) => c.json(await admin.createTopic(await readJsonBody(c.req.raw)), 201),
+  );
+  app.get("/v1/topics/:topic", (c) => c.json(admin.describeTopic(c.req.param("topic"))));
+  app.delete("/v1/topics/:topic", async (c) => {
+    await admin.deleteTopic(c.req.param("topic"));
+    return c.json({ deleted: c.req.param("topic") });
+  });
+  app.post(
+    "/v1/topics/:topic/partitions",
+    async (c) =>
+      c.json(await admin.createPartitions(c.req.param("topic"), await readJsonBody(c.req.raw))),
+  );
+  app.post(
+    "/v1/topics/:topic/configs",
+    async (c) =>
+      c.json(await admin.alterConfigs(c.req.param("topic"), await readJsonBody(c.req.raw))),
+  );
 
   app.notFound((c) => notFoundResponse(c.req.method, c.req.path));
   app.onError((err, c) => responseForThrown(err, logger, `${c.req.method} ${c.req.path}`));

@@ -16,7 +16,7 @@ import { errorResponse, notFoundResponse, responseForThrown } from "./error_resp
 
 /** Builds the internal API guarded by `secret`. */
 export function createInternalApp(
-  options: { secret: string; nodeId: number; logger: Logger },
+  options: { secret: string; nodeId: number; logger: Logger; routes?: (app: Hono) => void },
 ): Hono {
   const app = new Hono();
 
@@ -34,6 +34,7 @@ export function createInternalApp(
   });
 
   app.get("/internal/ping", (c) => c.json({ nodeId: options.nodeId }));
+  options.routes?.(app);
 
   app.notFound((c) => notFoundResponse(c.req.method, c.req.path));
   app.onError((err, c) => responseForThrown(err, options.logger, `${c.req.method} ${c.req.path}`));

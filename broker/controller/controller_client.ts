@@ -1,0 +1,76 @@
+/**
+ * Reaches the active controller from any node: runs an operation locally
+ * when this node is the active controller, otherwise posts it to the Raft
+ * leader's internal listener, following NOT_CONTROLLER hints and retrying
+ * retriable failures until a deadline.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+import type { H2Client } from "@strom/client";
+import type { VoterConfig } from "../config/node_config.ts";
+import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
+import type { ControllerService } from "./controller_service.ts";
+import { decideFor } from "./controller_ops.ts";
+import type { ControllerOpName } from "./controller_ops.ts";
+
+/** Pause between attempts while no controller answers. */
+const RETRY_BACKOFF_MS = 100;
+
+/** The answer of a controller operation. */
+export interface ControllerAnswer<R> {
+  readonly response: R;
+  /** The metadata offset at which its records were applied. */
+  readonly offset: number;
+}
+
+/** Sends controller operations to whichever node is the active controller. */
+export class ControllerClient {
+  constructor(
+    private readonly quorum: MetadataQuorum,
+    private readonly service: ControllerService,
+    private readonly voters: readonly VoterConfig[],
+    private readonly http: H2Client,
+  ) {}
+
+  /** Runs `op` on the active controller; retries until `timeoutMs` while none is reachable. */
+  async call<R>(
+    op: ControllerOpName,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<ControllerAnswer<R>> {
+    const deadline = Date.now() + timeoutMs;
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.#once<R>(op, body, Math.max(1, deadline - Date.now()));
+      } catch (e) {
+        const retriable = e instanceof StromError &&
+          (e.code === "NOT_CONTROLLER" || e.code === "NETWORK_EXCEPTION");
+        if (!retriable || Date.now() + RETRY_BACKOFF_MS >= deadline) throw e;
+      }
+      attempt++;
+      await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * attempt, 500)));
+    }
+  }
+
+  async #once<R>(
+    op: ControllerOpName,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<ControllerAnswer<R>> {
+    if (this.service.active) {
+      return await this.service.run(decideFor(this.service.logic, op, body)) as ControllerAnswer<R>;
+    }
+    const leaderId = this.quorum.status().leaderId;
+    const leader = this.voters.find((v) => v.id === leaderId);
+    if (!leader) throw new StromError("NOT_CONTROLLER", "no active controller is known yet");
+    return await this.http.json<ControllerAnswer<R>>(leader.internalUrl, {
+      method: "POST",
+      path: `/internal/controller/${op}`,
+      body,
+      timeoutMs,
+    });
+  }
+}

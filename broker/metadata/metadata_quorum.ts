@@ -1,0 +1,378 @@
+/**
+ * The metadata quorum on one node: the Raft driver (the shell around the
+ * pure `@strom/raft` core) and the metadata image it builds.
+ *
+ * The driver follows the Ready contract: persist (one fsynced save), send,
+ * apply, advance — one Ready at a time, while ticks and incoming messages
+ * keep stepping the core. Committed entries are replayed into the image in
+ * log order; the image offset is the Raft index of the last applied entry,
+ * so two nodes at the same offset have the same image.
+ *
+ * Every `snapshotEveryEntries` applied entries the image is written as a
+ * Raft snapshot and the log before it is compacted; a lagging or new node
+ * gets that snapshot instead of the whole log.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+import { createPrng, RawNode } from "@strom/raft";
+import type { Entry, Message, RaftStatus, Ready, Snapshot } from "@strom/raft";
+import { FileStorage } from "@strom/raft/file_storage";
+import { HttpTransport } from "@strom/raft/http_transport";
+import { createRaftHandler } from "@strom/raft/http_transport_handler";
+import type { VoterConfig } from "../config/node_config.ts";
+import type { Logger } from "../log.ts";
+import type { MetadataImage } from "./image.ts";
+import { decodeImageSnapshot, EMPTY_IMAGE, encodeImageSnapshot, replay } from "./image.ts";
+import type { MetadataRecord } from "./records.ts";
+import { decodeRecords, encodeRecords } from "./records.ts";
+
+/** Options of {@link MetadataQuorum.open}. */
+export interface MetadataQuorumOptions {
+  readonly nodeId: number;
+  readonly voters: readonly VoterConfig[];
+  /** Directory of the Raft log, hard state and snapshots. */
+  readonly dir: string;
+  readonly secret: string;
+  /** Length of one Raft tick. */
+  readonly tickMs: number;
+  /** Election timeout, in ms (randomized by the core up to twice this). */
+  readonly electionTimeoutMs: number;
+  readonly logger: Logger;
+  /** Applied entries between snapshots. */
+  readonly snapshotEveryEntries?: number;
+}
+
+/** Default entries between metadata snapshots. */
+export const SNAPSHOT_EVERY_ENTRIES_DEFAULT = 5_000;
+/** Most proposals waiting for their commit. */
+export const PENDING_PROPOSALS_MAX = 10_000;
+/** Most callers waiting for an offset to apply. */
+export const OFFSET_WAITERS_MAX = 10_000;
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (offset: number) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** Called after every applied batch, with the new image. */
+export type ImageListener = (image: MetadataImage) => void;
+/** Called when this node's Raft role or known leader changes. */
+export type LeadershipListener = (
+  state: { leaderId: number; isLeader: boolean; term: number; firstIndexOfTerm: number },
+) => void;
+
+/** The Raft-replicated metadata log of one node, and its image. */
+export class MetadataQuorum {
+  #image: MetadataImage;
+  #running = false;
+  #again = false;
+  #closed = false;
+  #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #sinceSnapshot = 0;
+  readonly #pending = new Map<number, PendingProposal>();
+  readonly #offsetWaiters = new Set<{ offset: number; resolve: () => void }>();
+  readonly #imageListeners: ImageListener[] = [];
+  readonly #leadershipListeners: LeadershipListener[] = [];
+  readonly #snapshotEvery: number;
+  readonly handleRaftRequest: (req: Request) => Promise<Response>;
+
+  private constructor(
+    private readonly options: MetadataQuorumOptions,
+    private readonly storage: FileStorage,
+    private readonly node: RawNode,
+    private readonly transport: HttpTransport,
+    image: MetadataImage,
+  ) {
+    this.#image = image;
+    this.#snapshotEvery = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    this.handleRaftRequest = createRaftHandler({
+      secret: options.secret,
+      selfId: options.nodeId,
+      onMessages: (messages: Message[]) => this.#receive(messages),
+    });
+  }
+
+  /** Opens (or creates) the Raft storage and rebuilds the image from its snapshot. */
+  static async open(options: MetadataQuorumOptions): Promise<MetadataQuorum> {
+    const voterIds = options.voters.map((v) => v.id).sort((a, b) => a - b);
+    const storage = await FileStorage.open(options.dir, {
+      initialConfig: { voters: voterIds, learners: [] },
+      sync: true,
+      onRecoveryIssue: (issue) =>
+        options.logger.warn("metadata log repaired on open", {
+          kind: issue.kind,
+          file: issue.file,
+          detail: issue.message,
+        }),
+    });
+    const snapshot = storage.snapshot();
+    const image = snapshot.meta.index > 0 ? decodeImageSnapshot(snapshot.data) : EMPTY_IMAGE;
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    const node = new RawNode({
+      id: options.nodeId,
+      random: createPrng(seed),
+      electionTimeoutTicks: Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs)),
+      heartbeatTicks: 1,
+      preVote: true,
+      checkQuorum: true,
+      applied: snapshot.meta.index,
+    }, storage);
+    const peers: Record<number, string> = {};
+    for (const v of options.voters) if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
+    const transport = new HttpTransport({ selfId: options.nodeId, peers, secret: options.secret });
+    return new MetadataQuorum(options, storage, node, transport, image);
+  }
+
+  /** Starts ticking: elections and heartbeats begin. */
+  start(): void {
+    this.#tickTimer = setInterval(() => {
+      this.node.tick();
+      this.#schedule();
+    }, this.options.tickMs);
+    this.#schedule();
+  }
+
+  /** The latest applied image. */
+  get image(): MetadataImage {
+    return this.#image;
+  }
+
+  /** The Raft state of this node. */
+  status(): RaftStatus {
+    return this.node.status();
+  }
+
+  onImage(listener: ImageListener): void {
+    this.#imageListeners.push(listener);
+  }
+
+  onLeadership(listener: LeadershipListener): void {
+    this.#leadershipListeners.push(listener);
+  }
+
+  /**
+   * Proposes one entry of records; resolves with its offset once it is
+   * committed and applied here. Throws NOT_CONTROLLER if this node does not
+   * lead, or if leadership was lost before the entry committed.
+   */
+  propose(records: readonly MetadataRecord[]): Promise<number> {
+    if (this.#pending.size >= PENDING_PROPOSALS_MAX) {
+      return Promise.reject(
+        new StromError(
+          "NOT_CONTROLLER",
+          `${PENDING_PROPOSALS_MAX} metadata proposals pending; retry shortly`,
+        ),
+      );
+    }
+    const status = this.node.status();
+    if (status.role !== "leader") {
+      return Promise.reject(this.notControllerError());
+    }
+    let result;
+    try {
+      result = this.node.propose(encodeRecords(records));
+    } catch (e) {
+      return Promise.reject(
+        new StromError("NOT_CONTROLLER", `metadata proposal refused: ${(e as Error).message}`),
+      );
+    }
+    if (result.status !== "appended") return Promise.reject(this.notControllerError());
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#pending.set(result.index, { term: result.term, resolve, reject });
+    this.#schedule();
+    return promise;
+  }
+
+  /** Resolves once the image has reached `offset`; rejects after `timeoutMs`. */
+  waitForOffset(offset: number, timeoutMs: number): Promise<void> {
+    if (this.#image.offset >= offset) return Promise.resolve();
+    if (this.#offsetWaiters.size >= OFFSET_WAITERS_MAX) {
+      return Promise.reject(
+        new StromError("REQUEST_TIMED_OUT", "too many requests wait for metadata"),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const waiter = {
+      offset,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+    const timer = setTimeout(() => {
+      this.#offsetWaiters.delete(waiter);
+      reject(
+        new StromError(
+          "REQUEST_TIMED_OUT",
+          `metadata did not reach offset ${offset} within ${timeoutMs} ms (at ${this.#image.offset})`,
+        ),
+      );
+    }, timeoutMs);
+    this.#offsetWaiters.add(waiter);
+    return promise;
+  }
+
+  /** The error for "this node is not the controller", with the leader as a hint. */
+  notControllerError(): StromError {
+    const leaderId = this.node.status().leaderId;
+    const leader = this.options.voters.find((v) => v.id === leaderId);
+    return new StromError(
+      "NOT_CONTROLLER",
+      leader
+        ? `node ${leader.id} is the active controller`
+        : "no active controller is known yet; retry shortly",
+      leader ? { leader: { id: leader.id, url: leader.clientUrl } } : {},
+    );
+  }
+
+  /** Stops ticking, waits for the driver, closes the transport and storage. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#tickTimer);
+    while (this.#running) await new Promise((r) => setTimeout(r, 5));
+    for (const p of this.#pending.values()) {
+      p.reject(new StromError("SHUTTING_DOWN", "node is stopping"));
+    }
+    this.#pending.clear();
+    await this.transport.close();
+    await this.storage.close();
+  }
+
+  #receive(messages: Message[]): void {
+    if (this.#closed) return;
+    for (const m of messages) {
+      try {
+        this.node.step(m);
+      } catch (e) {
+        this.options.logger.warn("dropped a raft message the core refused", {
+          type: m.type,
+          from: m.from,
+          error: (e as Error).message,
+        });
+      }
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    queueMicrotask(() => this.#drive());
+  }
+
+  async #drive(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        while (!this.#closed && this.node.hasReady()) await this.#handle(this.node.ready());
+      } while (this.#again && !this.#closed);
+    } catch (e) {
+      // A failed fsync leaves durability unknown: stopping is the only safe answer.
+      this.options.logger.error("metadata quorum driver failed; the node must stop", {
+        error: (e as Error).stack ?? String(e),
+      });
+      this.#closed = true;
+      clearInterval(this.#tickTimer);
+      queueMicrotask(() => Deno.exit(70));
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #handle(rd: Ready): Promise<void> {
+    this.transport.send(rd.messages);
+    if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
+      await this.storage.save({
+        entries: rd.entries,
+        ...(rd.hardState ? { hardState: rd.hardState } : {}),
+        ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+      });
+    }
+    this.transport.send(rd.messagesAfterPersist);
+    if (rd.snapshot && rd.snapshot.meta.index > this.#image.offset) {
+      this.#installSnapshot(rd.snapshot);
+    }
+    if (rd.committedEntries.length > 0) this.#apply(rd.committedEntries);
+    this.node.advance();
+    if (rd.softState) {
+      const status = this.node.status();
+      const state = {
+        leaderId: rd.softState.leaderId,
+        isLeader: rd.softState.role === "leader",
+        term: status.term,
+        firstIndexOfTerm: status.lastIndex,
+      };
+      for (const l of this.#leadershipListeners) l(state);
+    }
+    if (this.#sinceSnapshot >= this.#snapshotEvery) await this.#takeSnapshot();
+  }
+
+  #installSnapshot(snapshot: Snapshot): void {
+    this.#image = decodeImageSnapshot(snapshot.data);
+    this.#sinceSnapshot = 0;
+    this.options.logger.info("installed metadata snapshot from the leader", {
+      offset: snapshot.meta.index,
+    });
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    let image = this.#image;
+    for (const e of entries) {
+      if (e.index <= image.offset) continue;
+      const records = e.kind === "normal" && e.data.length > 0 ? decodeRecords(e.data) : [];
+      image = replay(image, records, e.index);
+      const pending = this.#pending.get(e.index);
+      if (pending) {
+        this.#pending.delete(e.index);
+        if (pending.term === e.term) pending.resolve(e.index);
+        else {pending.reject(
+            new StromError(
+              "NOT_CONTROLLER",
+              "leadership changed before the metadata change committed; retry",
+            ),
+          );}
+      }
+    }
+    this.#sinceSnapshot += entries.length;
+    this.#image = image;
+    // Proposals below the applied offset that were not applied as ours are lost.
+    for (const [index, p] of this.#pending) {
+      if (index <= image.offset) {
+        this.#pending.delete(index);
+        p.reject(
+          new StromError(
+            "NOT_CONTROLLER",
+            "leadership changed before the metadata change committed; retry",
+          ),
+        );
+      }
+    }
+    for (const w of this.#offsetWaiters) {
+      if (w.offset <= image.offset) {
+        this.#offsetWaiters.delete(w);
+        w.resolve();
+      }
+    }
+    for (const l of this.#imageListeners) l(image);
+  }
+
+  async #takeSnapshot(): Promise<void> {
+    const image = this.#image;
+    const term = this.node.logTerm(image.offset);
+    if (term === undefined) return;
+    await this.storage.compact({
+      meta: { index: image.offset, term, config: this.node.status().config },
+      data: encodeImageSnapshot(image),
+    });
+    this.#sinceSnapshot = 0;
+    this.options.logger.info("metadata snapshot taken; log compacted", { offset: image.offset });
+  }
+}
