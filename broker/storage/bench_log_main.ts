@@ -14,7 +14,7 @@
  * @module
  */
 
-import { encodeRecordBatchSync } from "@strom/client";
+import { encodeRecordBatchSync, verifyBatchCrc } from "@strom/client";
 import { PartitionLog } from "./partition_log.ts";
 
 const RECORD_BYTES = 1024;
@@ -46,13 +46,20 @@ function makeBenchBatch(batchBytes: number): Uint8Array {
   return encodeRecordBatchSync({ records });
 }
 
-async function rawWrite(path: string, chunk: Uint8Array, totalBytes: number, fsync: boolean) {
+async function rawWrite(
+  path: string,
+  chunk: Uint8Array,
+  totalBytes: number,
+  options: { fsync: boolean; verifyCrc: boolean },
+) {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   const start = performance.now();
   try {
     for (let done = 0; done < totalBytes; done += chunk.length) {
+      // The CRC check every append must do, alone: the floor of the log's own cost.
+      if (options.verifyCrc) verifyBatchCrc(chunk);
       for (let w = 0; w < chunk.length;) w += await file.write(chunk.subarray(w));
-      if (fsync) await file.sync();
+      if (options.fsync) await file.sync();
     }
   } finally {
     file.close();
@@ -128,10 +135,19 @@ async function main(): Promise<void> {
         const batch = makeBenchBatch(size);
         for (const inFlight of IN_FLIGHT) {
           let raw = 0;
+          let rawCrc = 0;
           let append = 0;
           let read = 0;
           for (let round = 0; round < flags.rounds; round++) {
-            raw = Math.max(raw, await rawWrite(`${root}/raw.bin`, batch, totalBytes, fsync));
+            const path = `${root}/raw.bin`;
+            raw = Math.max(
+              raw,
+              await rawWrite(path, batch, totalBytes, { fsync, verifyCrc: false }),
+            );
+            rawCrc = Math.max(
+              rawCrc,
+              await rawWrite(path, batch, totalBytes, { fsync, verifyCrc: true }),
+            );
             const result = await logAppend(`${root}/log-${size}`, batch, totalBytes, {
               fsync,
               inFlight,
@@ -140,12 +156,13 @@ async function main(): Promise<void> {
             append = Math.max(append, result.appendMiBs);
             read = Number.isNaN(result.readMiBs) ? NaN : Math.max(read, result.readMiBs);
           }
+          const percent = (n: number) => `${(n * 100).toFixed(0).padStart(9)} %`;
           console.log(
             `${(size / 1024 + " KiB").padEnd(9)} ${(fsync ? "yes" : "no").padEnd(5)} ${
               String(inFlight).padStart(9)
-            }  ${fmt(raw)}         ${fmt(append)}          ${
-              (append / raw * 100).toFixed(0).padStart(3)
-            } %  ${fmt(read)}`,
+            } ${fmt(raw)}  ${fmt(rawCrc)}    ${fmt(append)}   ${percent(append / raw)} ${
+              percent(append / rawCrc)
+            }  ${fmt(read)}`,
           );
         }
       }
