@@ -1,0 +1,32 @@
+/**
+ * JSON over HTTP for tests (plain `fetch`, HTTP/1.1: tests check behaviour,
+ * the HTTP/2 path has its own tests).
+ *
+ * @module
+ */
+
+/** A JSON answer: status and parsed body. */
+export interface JsonAnswer {
+  readonly status: number;
+  // deno-lint-ignore no-explicit-any
+  readonly body: any;
+}
+
+/** Sends `body` as JSON (if given) and parses the answer; network errors become status 0. */
+export async function requestJson(
+  url: string,
+  options: { method?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<JsonAnswer> {
+  try {
+    const res = await fetch(url, {
+      method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+      headers: { "content-type": "application/json" },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  } catch (e) {
+    return { status: 0, body: { error: { code: "NETWORK", message: String(e) } } };
+  }
+}
