@@ -389,9 +389,9 @@ export class Raft {
       }
     } else if (m.term < this.term) {
       if (
-        (this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "app" || m.type === "heartbeat")
+        m.type === "app" || m.type === "heartbeat"
       ) {
-        // A stale leader cut off by pre-vote or leases would never learn of the new term otherwise.
+        // Tell a stale leader the new term (with pre-vote or leases it might never learn it otherwise).
         this.send({
           type: "appResp",
           to: m.from,

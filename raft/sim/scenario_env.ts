@@ -55,6 +55,8 @@ const STABILIZE_ROUNDS_MAX = 1000;
  */
 export class ScenarioEnv {
   readonly nodes: Map<NodeId, ScenarioNode> = new Map();
+  /** Called with every message just before it is delivered (for counting). */
+  onDeliver: ((m: Message) => void) | undefined;
   /** Messages sent and not yet delivered. */
   queue: Message[] = [];
   /** Directed links that drop messages: `from→to`. */
@@ -176,6 +178,7 @@ export class ScenarioEnv {
       if (this.#cut.has(`${m.from}→${m.to}`) || this.#down.has(m.to)) continue;
       const target = this.nodes.get(m.to);
       if (!target) continue;
+      this.onDeliver?.(m);
       target.raw.step(m);
       this.#process(m.to);
     }
@@ -188,10 +191,11 @@ export class ScenarioEnv {
     return this;
   }
 
-  /** Delivers until no message is left. */
-  stabilize(): this {
+  /** Delivers until no message is left, first dropping those matching `dropIf`. */
+  stabilize(dropIf?: (m: Message) => boolean): this {
     for (let round = 0; this.queue.length > 0; round++) {
       if (round >= STABILIZE_ROUNDS_MAX) throw new Error("stabilize: messages keep flowing");
+      if (dropIf) this.drop(dropIf);
       this.deliver();
     }
     return this;
