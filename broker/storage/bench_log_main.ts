@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       `(fsync runs ${flags.mib / 4} MiB), best of ${flags.rounds}`,
   );
   console.log(
-    "batch     fsync  in-flight  raw write MiB/s  log append MiB/s  ratio  log read MiB/s",
+    "batch     fsync  in-flight  raw write  raw+CRC  log append  ratio to raw  to raw+CRC  log read  (MiB/s)",
   );
   try {
     for (const fsync of [false, true]) {
