@@ -19,7 +19,9 @@
  *
  * Invariants:
  * - at most one fetch is in flight (`FOLLOWER_FETCHES_IN_FLIGHT_MAX`); an
- *   answer to any other request id, or from an older leader epoch, is ignored;
+ *   answer to any other request (an abandoned one, one to an older leader, or
+ *   one an earlier follower object sent) is ignored: requests are matched by
+ *   identity, not by id, since ids restart with every follower object;
  * - `highWatermark ≤ logEndOffset`, and the HW never decreases;
  * - truncation never goes below the HW: offsets below it were committed (and
  *   may have been acknowledged with acks=all), and a leader elected from the
@@ -38,7 +40,7 @@ export const FOLLOWER_FETCHES_IN_FLIGHT_MAX = 1;
 
 /** A fetch for the driver to send to the leader. */
 export interface FollowerFetchRequest extends FollowerFetch {
-  /** Echo it back with the answer. */
+  /** For logs; answers are matched to requests by object identity. */
   readonly requestId: number;
   readonly leaderId: number;
 }
@@ -177,18 +179,20 @@ export class PartitionFollower {
   }
 
   /** Gives up on the in-flight fetch (the driver's request timed out). */
-  abandonFetch(requestId: number): void {
-    if (this.#inFlight?.requestId === requestId) this.#inFlight = undefined;
+  abandonFetch(request: FollowerFetchRequest): void {
+    if (this.#inFlight === request) this.#inFlight = undefined;
   }
 
-  /** Decides what an answer means; the request stops being in flight. */
+  /**
+   * Decides what the answer to `request` (the object {@link nextFetch}
+   * returned) means; the request stops being in flight.
+   */
   handleFetchResponse(
-    requestId: number,
+    request: FollowerFetchRequest,
     response: FollowerFetchResponse,
     log: FollowerLogView,
   ): FollowerAction {
-    const request = this.#inFlight;
-    if (request?.requestId !== requestId) return { kind: "ignore" };
+    if (this.#inFlight !== request) return { kind: "ignore" };
     this.#inFlight = undefined;
     if (log.logEndOffset !== request.fetchOffset) {
       // The log changed under the request; its answer no longer applies.

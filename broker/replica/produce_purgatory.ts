@@ -42,7 +42,12 @@ export interface PendingProduce {
 
 /** How a waiting request ended. */
 export type ProduceCompletion =
-  | { readonly requestId: number; readonly ok: true; readonly baseOffset: number }
+  | {
+    readonly requestId: number;
+    readonly ok: true;
+    readonly baseOffset: number;
+    readonly lastOffset: number;
+  }
   | { readonly requestId: number; readonly ok: false; readonly error: StromError };
 
 /** Limits of one purgatory. */
@@ -121,7 +126,7 @@ export class ProducePurgatory {
       this.#release(r);
       done.push(
         isrSize >= r.minInsyncReplicas
-          ? { requestId: r.requestId, ok: true, baseOffset: r.baseOffset }
+          ? { requestId: r.requestId, ok: true, baseOffset: r.baseOffset, lastOffset: r.lastOffset }
           : {
             requestId: r.requestId,
             ok: false,
