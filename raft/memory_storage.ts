@@ -1,6 +1,6 @@
 /**
  * Raft log storage in memory: the simulator's and the tests' storage, and a
- * reference for the file storage. Nothing survives the process; "durable"
+ * reference for durable implementations. Nothing survives the process; "durable"
  * means "stored in this object".
  *
  * @module

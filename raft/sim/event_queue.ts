@@ -5,9 +5,13 @@
  * @module
  */
 
-interface Slot<T> {
+/** An event in an {@link EventQueue}: when it is due, its insertion number, and the event. */
+export interface QueuedEvent<T> {
+  /** Simulated time the event is due. */
   readonly at: number;
+  /** Insertion order, breaking ties between equal times. */
   readonly seq: number;
+  /** The event itself. */
   readonly item: T;
 }
 
@@ -24,13 +28,15 @@ interface Slot<T> {
  * ```
  */
 export class EventQueue<T> {
-  #heap: Slot<T>[] = [];
+  #heap: QueuedEvent<T>[] = [];
   #seq = 0;
 
+  /** Number of queued events. */
   get size(): number {
     return this.#heap.length;
   }
 
+  /** Queues `item` to be due at time `at`. */
   push(at: number, item: T): void {
     const h = this.#heap;
     h.push({ at, seq: this.#seq++, item });
@@ -48,7 +54,8 @@ export class EventQueue<T> {
     return this.#heap.length > 0 ? this.#heap[0].at : Infinity;
   }
 
-  pop(): Slot<T> | undefined {
+  /** Removes and returns the earliest event (ties: first pushed first). */
+  pop(): QueuedEvent<T> | undefined {
     const h = this.#heap;
     if (h.length === 0) return undefined;
     const top = h[0];
@@ -77,7 +84,7 @@ export class EventQueue<T> {
     this.#heap = kept;
   }
 
-  #less(a: Slot<T>, b: Slot<T>): boolean {
+  #less(a: QueuedEvent<T>, b: QueuedEvent<T>): boolean {
     return a.at < b.at || (a.at === b.at && a.seq < b.seq);
   }
 }
