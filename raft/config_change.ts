@@ -18,13 +18,17 @@ import type { ClusterConfig, NodeId } from "./types.ts";
 
 /** A single-server membership change. `addVoter` of a learner promotes it. */
 export interface ConfigChange {
+  /** What to do with the node. */
   readonly type: "addVoter" | "addLearner" | "removeNode";
+  /** The node to add, promote or remove. */
   readonly nodeId: NodeId;
 }
 
 /** What a `config` entry holds: the change and the membership after it. */
 export interface ConfigEntryData {
+  /** The change this entry makes. */
   readonly change: ConfigChange;
+  /** The whole membership after the change. */
   readonly config: ClusterConfig;
 }
 

@@ -58,6 +58,7 @@ export class RaftError extends Error {
   /** The leader to ask instead, or {@link NO_NODE} if unknown. */
   readonly leaderId: NodeId;
 
+  /** Creates an error with a stable `code`; `leaderId` names the leader to ask instead. */
   constructor(code: RaftErrorCode, message: string, options: { leaderId?: NodeId } = {}) {
     super(message);
     this.name = "RaftError";
@@ -67,8 +68,18 @@ export class RaftError extends Error {
   }
 }
 
-/** Thrown when an internal invariant breaks: a bug, never a user error. */
+/**
+ * Thrown when an internal invariant breaks: a bug, never a user error.
+ *
+ * @example
+ * ```ts
+ * import { RaftInvariantError } from "@strom/raft";
+ * const e = new RaftInvariantError("commit went backwards");
+ * if (!e.message.includes("invariant")) throw new Error("unexpected message");
+ * ```
+ */
 export class RaftInvariantError extends Error {
+  /** Creates the error; `message` says which invariant broke. */
   constructor(message: string) {
     super(`raft invariant violated: ${message}`);
     this.name = "RaftInvariantError";

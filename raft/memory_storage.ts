@@ -17,8 +17,11 @@ import type { ClusterConfig, Entry, HardState, Snapshot } from "./types.ts";
 export interface MemoryStorageOptions {
   /** The initial membership of a brand-new cluster (used as the empty snapshot's config). */
   readonly config?: ClusterConfig;
+  /** A snapshot to start from. */
   readonly snapshot?: Snapshot;
+  /** A hard state to start from. */
   readonly hardState?: HardState;
+  /** Entries following the snapshot. */
   readonly entries?: readonly Entry[];
 }
 
@@ -45,6 +48,7 @@ export class MemoryStorage implements DurableRaftStorage {
   #entries: Entry[] = [];
   #closed = false;
 
+  /** Creates a storage holding `options` (empty by default). */
   constructor(options: MemoryStorageOptions = {}) {
     this.#hardState = options.hardState ?? EMPTY_HARD_STATE;
     this.#snapshot = options.snapshot ??
@@ -52,6 +56,7 @@ export class MemoryStorage implements DurableRaftStorage {
     if (options.entries && options.entries.length > 0) this.saveSync({ entries: options.entries });
   }
 
+  /** The stored hard state and the latest membership. */
   initialState(): InitialState {
     return { hardState: this.#hardState, config: this.latestConfig() };
   }
@@ -70,14 +75,17 @@ export class MemoryStorage implements DurableRaftStorage {
     return this.#hardState;
   }
 
+  /** One past the snapshot. */
   firstIndex(): number {
     return this.#snapshot.meta.index + 1;
   }
 
+  /** The last stored index (the snapshot index if no entries). */
   lastIndex(): number {
     return this.#snapshot.meta.index + this.#entries.length;
   }
 
+  /** The stored snapshot. */
   snapshot(): Snapshot {
     return this.#snapshot;
   }
@@ -168,6 +176,7 @@ export class MemoryStorage implements DurableRaftStorage {
     }
   }
 
+  /** Refuses further writes. */
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();

@@ -12,7 +12,9 @@ import type { Entry, NodeId, SnapshotMeta } from "./types.ts";
 
 /** Fields every message carries. */
 export interface MessageHeader {
+  /** The sender. */
   readonly from: NodeId;
+  /** The receiver. */
   readonly to: NodeId;
   /** The sender's term (for `preVote`, the term it would campaign in). */
   readonly term: number;
@@ -20,12 +22,15 @@ export interface MessageHeader {
 
 /** Leader → follower: entries following (`index`, `logTerm`), and the leader's commit index. */
 export interface AppendMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "app";
   /** Index of the entry just before `entries`. */
   readonly index: number;
   /** Term of the entry at `index`. */
   readonly logTerm: number;
+  /** The entries, contiguous from `index + 1`. */
   readonly entries: readonly Entry[];
+  /** The sender's commit index (capped at what the receiver is known to hold). */
   readonly commit: number;
 }
 
@@ -37,16 +42,23 @@ export interface AppendMessage extends MessageHeader {
  * leader can skip a whole term of conflicting entries at once.
  */
 export interface AppendResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "appResp";
+  /** A log index (see the message description). */
   readonly index: number;
+  /** Whether the request was refused. */
   readonly reject: boolean;
+  /** On rejection: the highest index where the logs may still agree. */
   readonly rejectHint: number;
+  /** The term of the entry at `index`. */
   readonly logTerm: number;
 }
 
 /** Leader → follower: "I am still here", with `commit` capped at the follower's match. */
 export interface HeartbeatMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "heartbeat";
+  /** The sender's commit index (capped at what the receiver is known to hold). */
   readonly commit: number;
   /** The newest ReadIndex request this heartbeat confirms leadership for (0: none). */
   readonly readSeq: number;
@@ -54,14 +66,19 @@ export interface HeartbeatMessage extends MessageHeader {
 
 /** Follower → leader: answer to a heartbeat, echoing its `readSeq`. */
 export interface HeartbeatResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "heartbeatResp";
+  /** ReadIndex round this message belongs to (0: none). */
   readonly readSeq: number;
 }
 
 /** Candidate → voter: asks for a vote in `term`, describing the candidate's last entry. */
 export interface VoteMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "vote";
+  /** A log index (see the message description). */
   readonly index: number;
+  /** The term of the entry at `index`. */
   readonly logTerm: number;
   /** Set during a leadership transfer: voters then ignore their leader lease. */
   readonly transfer: boolean;
@@ -69,62 +86,83 @@ export interface VoteMessage extends MessageHeader {
 
 /** Voter → candidate. */
 export interface VoteResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "voteResp";
+  /** Whether the request was refused. */
   readonly reject: boolean;
 }
 
 /** Pre-candidate → voter: "would you vote for me in `term`?" Changes no state. */
 export interface PreVoteMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "preVote";
+  /** A log index (see the message description). */
   readonly index: number;
+  /** The term of the entry at `index`. */
   readonly logTerm: number;
 }
 
 /** Voter → pre-candidate. */
 export interface PreVoteResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "preVoteResp";
+  /** Whether the request was refused. */
   readonly reject: boolean;
 }
 
 /** Leader → follower: one bounded chunk of a snapshot, starting at byte `offset`. */
 export interface SnapshotChunkMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "snapshot";
+  /** Which snapshot this chunk belongs to. */
   readonly meta: SnapshotMeta;
   /** Size of the whole snapshot data. */
   readonly totalBytes: number;
+  /** Byte offset of `data` within the snapshot. */
   readonly offset: number;
+  /** Payload bytes. */
   readonly data: Uint8Array;
 }
 
 /** Follower → leader: the next snapshot byte it expects (0 restarts the transfer). */
 export interface SnapshotResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "snapshotResp";
   /** `meta.index` of the snapshot being transferred. */
   readonly index: number;
+  /** The next snapshot byte the follower expects. */
   readonly nextOffset: number;
 }
 
 /** Leader → transfer target: campaign now, without waiting for an election timeout. */
 export interface TimeoutNowMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "timeoutNow";
 }
 
 /** Follower → leader: a forwarded ReadIndex request. */
 export interface ReadIndexMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "readIndex";
+  /** Opaque request id chosen by the reader, echoed in the answer. */
   readonly context: Uint8Array;
 }
 
 /** Leader → follower: the read index for a forwarded request. */
 export interface ReadIndexResponseMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "readIndexResp";
+  /** A log index (see the message description). */
   readonly index: number;
+  /** Opaque request id chosen by the reader, echoed in the answer. */
   readonly context: Uint8Array;
 }
 
 /** Follower → leader: forwarded proposals (normal entries' data). */
 export interface ProposeMessage extends MessageHeader {
+  /** Discriminant of the message union. */
   readonly type: "propose";
+  /** Payload bytes. */
   readonly data: readonly Uint8Array[];
 }
 

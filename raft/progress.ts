@@ -37,15 +37,18 @@ export class Inflights {
   #start = 0;
   #count = 0;
 
+  /** Creates an empty window of `capacity` appends. */
   constructor(readonly capacity: number) {
     assertInvariant(capacity >= 1, "inflight capacity must be at least 1");
     this.#buf = new Array<number>(capacity).fill(0);
   }
 
+  /** Unacknowledged appends. */
   get count(): number {
     return this.#count;
   }
 
+  /** Whether no further append may be sent. */
   full(): boolean {
     return this.#count === this.capacity;
   }
@@ -72,6 +75,7 @@ export class Inflights {
     this.#count--;
   }
 
+  /** Forgets every unacknowledged append. */
   reset(): void {
     this.#start = 0;
     this.#count = 0;
@@ -97,6 +101,7 @@ export class Progress {
   match = 0;
   /** Next index to send. */
   next: number;
+  /** How appends to this follower are paced. */
   state: ProgressState = "probe";
   /** In `probe` state: an append was sent this heartbeat interval; wait. */
   probeSent = false;
@@ -108,8 +113,10 @@ export class Progress {
   snapshotOffset = 0;
   /** In `snapshot` state: the follower acknowledged a chunk since the last heartbeat. */
   snapshotAcked = false;
+  /** Unacknowledged appends in `replicate` state. */
   readonly inflights: Inflights;
 
+  /** Creates a probing progress that will next send `next`. */
   constructor(options: { next: number; maxInflightMsgs: number }) {
     this.next = options.next;
     this.inflights = new Inflights(options.maxInflightMsgs);
@@ -124,6 +131,7 @@ export class Progress {
     this.inflights.reset();
   }
 
+  /** Falls back to probing (after a rejection or a snapshot). */
   becomeProbe(): void {
     if (this.state === "snapshot") {
       // Resume after the snapshot if it got installed, else after what matched.
@@ -136,11 +144,13 @@ export class Progress {
     }
   }
 
+  /** Starts streaming appends after `match`. */
   becomeReplicate(): void {
     this.#reset("replicate");
     this.next = this.match + 1;
   }
 
+  /** Starts sending the snapshot at `snapshotIndex`. */
   becomeSnapshot(snapshotIndex: number): void {
     this.#reset("snapshot");
     this.pendingSnapshotIndex = snapshotIndex;

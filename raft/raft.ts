@@ -55,7 +55,9 @@ export type Role = "follower" | "preCandidate" | "candidate" | "leader";
 
 /** The answer to a ReadIndex request: reads are linearizable once `index` is applied. */
 export interface ReadState {
+  /** Apply up to this index, then serve the read. */
   readonly index: number;
+  /** The context passed to `readIndex()`. */
   readonly context: Uint8Array;
 }
 
@@ -66,7 +68,9 @@ export type ProposeResult =
 
 interface PendingRead {
   readonly seq: number;
+  /** Apply up to this index, then serve the read. */
   readonly index: number;
+  /** The context passed to `readIndex()`. */
   readonly context: Uint8Array;
   readonly from: NodeId;
 }

@@ -25,7 +25,9 @@ import type { Entry, Snapshot } from "./types.ts";
 
 /** A log position where two logs may agree: an index and the term there (0 if unknown). */
 export interface LogPosition {
+  /** A log index. */
   readonly index: number;
+  /** The term there (0: unknown, compacted). */
   readonly term: number;
 }
 
@@ -50,6 +52,7 @@ export class RaftLog {
   /** Index of `#entries[0]` (or where the next unstable entry will go). */
   #offset: number;
 
+  /** Opens the log over `storage`; `applied` is what the application already applied. */
   constructor(readonly storage: RaftStorage, applied: number) {
     this.#offset = storage.lastIndex() + 1;
     const snapIndex = storage.firstIndex() - 1;
@@ -57,14 +60,17 @@ export class RaftLog {
     this.applied = Math.max(snapIndex, applied);
   }
 
+  /** The first index still in the log (one past the snapshot). */
   firstIndex(): number {
     return this.#snapshot ? this.#snapshot.meta.index + 1 : this.storage.firstIndex();
   }
 
+  /** The last index, persisted or not. */
   lastIndex(): number {
     return this.#offset + this.#entries.length - 1;
   }
 
+  /** The term of the last entry. */
   lastTerm(): number {
     return this.term(this.lastIndex());
   }
@@ -87,6 +93,7 @@ export class RaftLog {
     return this.term(index);
   }
 
+  /** Whether the entry at `index` has `term`. */
   matchTerm(index: number, term: number): boolean {
     return this.termOr(index, -1) === term;
   }
@@ -170,6 +177,7 @@ export class RaftLog {
     }
   }
 
+  /** Raises the commit index to `index` (never lowers it). */
   commitTo(index: number): void {
     if (index <= this.committed) return;
     assertInvariant(
@@ -179,6 +187,7 @@ export class RaftLog {
     this.committed = index;
   }
 
+  /** Records that the application applied up to `index`. */
   appliedTo(index: number): void {
     if (index <= this.applied) return;
     assertInvariant(
@@ -200,14 +209,17 @@ export class RaftLog {
     return this.slice(lo, this.committed + 1, maxBytes);
   }
 
+  /** Whether committed entries wait to be applied. */
   hasNextCommittedEntries(): boolean {
     return !this.#snapshot && this.committed > this.applied;
   }
 
+  /** Entries not yet acknowledged as persisted. */
   unstableEntries(): readonly Entry[] {
     return this.#entries;
   }
 
+  /** A received snapshot not yet acknowledged as persisted. */
   unstableSnapshot(): Snapshot | undefined {
     return this.#snapshot;
   }

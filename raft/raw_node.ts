@@ -29,7 +29,9 @@ import type { ClusterConfig, Entry, HardState, NodeId, Snapshot } from "./types.
 
 /** Volatile state worth reporting: who leads and what this node is. */
 export interface SoftState {
+  /** The known leader, or `NO_NODE`. */
   readonly leaderId: NodeId;
+  /** This node's role. */
   readonly role: Role;
 }
 
@@ -55,15 +57,25 @@ export interface Ready {
 
 /** A snapshot of a node's state, for observability and tests. */
 export interface RaftStatus {
+  /** This node's id. */
   readonly id: NodeId;
+  /** The current term. */
   readonly term: number;
+  /** The vote cast in `term`, or `NO_NODE`. */
   readonly vote: NodeId;
+  /** The commit index. */
   readonly commit: number;
+  /** The index the application acknowledged applying. */
   readonly applied: number;
+  /** The known leader, or `NO_NODE`. */
   readonly leaderId: NodeId;
+  /** This node's role. */
   readonly role: Role;
+  /** The latest membership in the log. */
   readonly config: ClusterConfig;
+  /** The first index still in the log. */
   readonly firstIndex: number;
+  /** The last index in the log. */
   readonly lastIndex: number;
   /** Leader only: per member, how far its log matches and how the leader paces it. */
   readonly progress: ReadonlyMap<NodeId, { match: number; next: number; state: string }>;
@@ -99,6 +111,7 @@ export class RawNode {
   #prevSoftState: SoftState;
   #outstanding: Outstanding | undefined;
 
+  /** Starts a node from what `storage` holds (a follower, with no leader known). */
   constructor(config: RaftConfig, storage: RaftStorage) {
     this.#raft = new Raft(resolveRaftConfig(config), storage);
     this.#prevHardState = this.#hardState();

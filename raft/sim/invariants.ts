@@ -22,8 +22,21 @@ import type { Entry, NodeId, Snapshot } from "../types.ts";
 import { entryFingerprint, mixHash } from "./hash.ts";
 import type { DiskObserver, SimDisk } from "./sim_disk.ts";
 
-/** A broken safety property; the message says which and where. */
+/**
+ * A broken safety property; the message says which and where.
+ *
+ * @example
+ * ```ts
+ * import { InvariantChecker, InvariantViolation } from "@strom/raft/sim";
+ * try {
+ *   new InvariantChecker().onReadState(1, 5, 4);
+ * } catch (e) {
+ *   if (!(e instanceof InvariantViolation)) throw e;
+ * }
+ * ```
+ */
 export class InvariantViolation extends Error {
+  /** Creates the violation report. */
   constructor(message: string) {
     super(message);
     this.name = "InvariantViolation";
@@ -45,7 +58,9 @@ interface NodeTrack {
 
 /** What the checker needs to see of a running node. */
 export interface CheckedNode {
+  /** The node id. */
   readonly id: NodeId;
+  /** Its running core. */
   readonly raw: RawNode;
 }
 
@@ -65,6 +80,7 @@ const key = (index: number, term: number) => index * 0x20_0000 + term;
 export class InvariantChecker implements DiskObserver {
   /** Node-level invariant evaluations run (each covers every property above for one node). */
   checks = 0;
+  /** The leader seen in each term. */
   readonly leaderOfTerm: Map<number, NodeId> = new Map();
   #committedFp: number[] = [];
   #commitTerm: number[] = [];
@@ -90,6 +106,7 @@ export class InvariantChecker implements DiskObserver {
     return t;
   }
 
+  /** Reports a violation. */
   fail(message: string): never {
     throw new InvariantViolation(message);
   }
@@ -119,11 +136,13 @@ export class InvariantChecker implements DiskObserver {
     }
   }
 
+  /** Extends the written log's hash chain and checks log matching. */
   onEntriesWritten(disk: SimDisk, entries: readonly Entry[]): void {
     const t = this.#track(disk.nodeId);
     for (const e of entries) this.#chainEntry(disk.nodeId, t, e);
   }
 
+  /** Restarts the hash chain at a written snapshot. */
   onSnapshotWritten(disk: SimDisk, snapshot: Snapshot): void {
     const t = this.#track(disk.nodeId);
     const { index, term } = snapshot.meta;
@@ -162,6 +181,7 @@ export class InvariantChecker implements DiskObserver {
 
   // ---------------------------------------------------- durability and restart
 
+  /** Checks that the durable hard state did not regress. */
   onSynced(disk: SimDisk): void {
     const t = this.#track(disk.nodeId);
     const hs = disk.durableHardState();
@@ -175,6 +195,7 @@ export class InvariantChecker implements DiskObserver {
     t.durableCommit = hs.commit;
   }
 
+  /** Checks that a restarted node resumes from its durable state. */
   onRestart(node: CheckedNode): void {
     const t = this.#track(node.id);
     const raw = node.raw;
@@ -190,6 +211,7 @@ export class InvariantChecker implements DiskObserver {
 
   // ------------------------------------------------------ state machine safety
 
+  /** Checks an applied entry and the state it leads to. */
   onApply(nodeId: NodeId, e: Entry, stateHash: number): void {
     const fp = entryFingerprint(e);
     const known = this.#committedFp[e.index];
@@ -200,6 +222,7 @@ export class InvariantChecker implements DiskObserver {
     this.#checkState(nodeId, e.index, stateHash);
   }
 
+  /** Checks the state a snapshot restores. */
   onSnapshotInstalled(nodeId: NodeId, index: number, stateHash: number): void {
     this.#checkState(nodeId, index, stateHash);
   }

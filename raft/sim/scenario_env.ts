@@ -19,22 +19,31 @@ import type { ClusterConfig, Entry, NodeId, Snapshot } from "../types.ts";
 
 /** One node of a {@link ScenarioEnv}: the core, its storage and a trivial state machine. */
 export interface ScenarioNode {
+  /** The core (replaced on restart). */
   raw: RawNode;
+  /** Always-durable storage. */
   readonly storage: MemoryStorage;
   /** Data of applied normal entries, decoded as text. */
   applied: string[];
+  /** Last applied index. */
   appliedIndex: number;
+  /** Membership as of the applied index. */
   appliedConfig: ClusterConfig;
+  /** ReadIndex answers received so far. */
   readStates: ReadState[];
 }
 
 /** Options of a {@link ScenarioEnv}. */
 export interface ScenarioOptions {
+  /** Initial voters. */
   readonly voters: readonly NodeId[];
+  /** Initial learners. */
   readonly learners?: readonly NodeId[];
   /** Extra nodes that start empty, outside the membership (to be added later). */
   readonly spares?: readonly NodeId[];
+  /** Seeds every node's randomness (default 1). */
   readonly seed?: number;
+  /** Options for every node. */
   readonly raft?: Partial<Omit<RaftConfig, "id" | "random">>;
 }
 
@@ -54,6 +63,7 @@ const STABILIZE_ROUNDS_MAX = 1000;
  * ```
  */
 export class ScenarioEnv {
+  /** Every node by id. */
   readonly nodes: Map<NodeId, ScenarioNode> = new Map();
   /** Called with every message just before it is delivered (for counting). */
   onDeliver: ((m: Message) => void) | undefined;
@@ -64,6 +74,7 @@ export class ScenarioEnv {
   readonly #down: Set<NodeId> = new Set();
   readonly #options: ScenarioOptions;
 
+  /** Creates the nodes; nobody leads yet. */
   constructor(options: ScenarioOptions) {
     this.#options = options;
     const config = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
@@ -88,12 +99,14 @@ export class ScenarioEnv {
     return new RawNode({ ...this.#options.raft, id, random: createPrng(seed), applied }, storage);
   }
 
+  /** The node `id` (throws if unknown). */
   node(id: NodeId): ScenarioNode {
     const n = this.nodes.get(id);
     if (!n) throw new Error(`no node ${id}`);
     return n;
   }
 
+  /** The status of node `id`. */
   status(id: NodeId): RaftStatus {
     return this.node(id).raw.status();
   }
@@ -113,35 +126,41 @@ export class ScenarioEnv {
     return best;
   }
 
+  /** Makes `id` start an election. */
   campaign(id: NodeId): this {
     this.node(id).raw.campaign();
     this.#process(id);
     return this;
   }
 
+  /** Proposes `text` on `id` (throws as `RawNode.propose` does). */
   propose(id: NodeId, text: string): this {
     this.tryPropose(id, text);
     return this;
   }
 
+  /** Proposes `text` on `id` and returns the result. */
   tryPropose(id: NodeId, text: string): ProposeResult {
     const result = this.node(id).raw.propose(new TextEncoder().encode(text));
     this.#process(id);
     return result;
   }
 
+  /** Proposes a membership change on `id`. */
   changeConfig(id: NodeId, change: ConfigChange): this {
     this.node(id).raw.proposeConfigChange(change);
     this.#process(id);
     return this;
   }
 
+  /** Asks leader `from` to hand over to `to`. */
   transferLeadership(from: NodeId, to: NodeId): this {
     this.node(from).raw.transferLeadership(to);
     this.#process(from);
     return this;
   }
 
+  /** Issues a ReadIndex request on `id`. */
   readIndex(id: NodeId, context: string): this {
     this.node(id).raw.readIndex(new TextEncoder().encode(context));
     this.#process(id);
@@ -218,6 +237,7 @@ export class ScenarioEnv {
     return this;
   }
 
+  /** Restores every link. */
   heal(): this {
     this.#cut.clear();
     return this;

@@ -15,7 +15,9 @@ import type { ClusterConfig, Entry, HardState, Snapshot } from "../types.ts";
 
 /** Observes every write that reaches the volatile view (for incremental invariant checks). */
 export interface DiskObserver {
+  /** Entries reached the volatile view. */
   onEntriesWritten(disk: SimDisk, entries: readonly Entry[]): void;
+  /** A snapshot reached the volatile view. */
   onSnapshotWritten(disk: SimDisk, snapshot: Snapshot): void;
 }
 
@@ -44,6 +46,7 @@ export class SimDisk implements RaftStorage {
   #durable: MemoryStorage;
   #unsynced: StorageUpdate[] = [];
 
+  /** An empty disk for node `nodeId` starting with membership `config`. */
   constructor(
     readonly nodeId: number,
     config: ClusterConfig,
@@ -53,6 +56,7 @@ export class SimDisk implements RaftStorage {
     this.#durable = new MemoryStorage({ config });
   }
 
+  /** What a restart would find (the volatile view). */
   initialState(): InitialState {
     return this.#volatile.initialState();
   }
@@ -62,12 +66,15 @@ export class SimDisk implements RaftStorage {
   term(index: number): number {
     return this.#volatile.term(index);
   }
+  /** One past the snapshot. */
   firstIndex(): number {
     return this.#volatile.firstIndex();
   }
+  /** The last written index. */
   lastIndex(): number {
     return this.#volatile.lastIndex();
   }
+  /** The written snapshot. */
   snapshot(): Snapshot {
     return this.#volatile.snapshot();
   }
@@ -91,6 +98,7 @@ export class SimDisk implements RaftStorage {
     this.#unsynced = [];
   }
 
+  /** Whether some write would be lost by a crash now. */
   hasUnsynced(): boolean {
     return this.#unsynced.length > 0;
   }

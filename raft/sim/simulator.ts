@@ -29,6 +29,7 @@ import { SimDisk } from "./sim_disk.ts";
 
 /** Options of one simulated run. */
 export interface SimOptions {
+  /** The seed (replay it with `--seed`). */
   readonly seed: number;
   /** Initial voters: 3 or 5 (default: drawn from the seed). */
   readonly voters?: 3 | 5;
@@ -40,13 +41,19 @@ export interface SimOptions {
 
 /** What one run did. */
 export interface SimResult {
+  /** The seed (replay it with `--seed`). */
   readonly seed: number;
+  /** Whether every invariant and the liveness bound held. */
   readonly ok: boolean;
   /** Set when the run failed: which invariant or which liveness bound. */
   readonly error?: string;
+  /** Events processed (ticks, deliveries, fsyncs). */
   readonly events: number;
+  /** Node-level invariant checks run. */
   readonly checks: number;
+  /** Ticks simulated. */
   readonly ticks: number;
+  /** Counters of faults and work. */
   readonly stats: Readonly<Record<string, number>>;
 }
 
@@ -123,6 +130,7 @@ class Simulation {
   faultsOn = true;
   proposals = 0;
   sent = 0;
+  /** Counters of faults and work. */
   readonly stats: Record<string, number> = {
     crashes: 0,
     restarts: 0,
@@ -611,11 +619,17 @@ export function runSeed(options: SimOptions): SimResult {
 
 /** Totals over many seeds. */
 export interface SimSummary {
+  /** Seeds run. */
   readonly seeds: number;
+  /** The failed runs. */
   readonly failures: readonly SimResult[];
+  /** Events processed (ticks, deliveries, fsyncs). */
   readonly events: number;
+  /** Node-level invariant checks run. */
   readonly checks: number;
+  /** Ticks simulated. */
   readonly ticks: number;
+  /** Counters of faults and work. */
   readonly stats: Readonly<Record<string, number>>;
 }
 
