@@ -155,7 +155,7 @@ Deno.test({
       let plainBrokerFailoverMs = 0;
       await eventually(
         async () => {
-          const t = await requestJson(`${survivor.clientUrl}/v1/topics/orders`);
+          const t = await requestJson(`${observer.clientUrl}/v1/topics/orders`);
           plainBrokerFailoverMs = performance.now() - brokerKilledAt;
           return t.status === 200 &&
             t.body.partitions.every((p: { leader: number }) => p.leader !== broker.id);
@@ -168,6 +168,14 @@ Deno.test({
           plainBrokerFailoverMs.toFixed(0)
         } ms`,
       );
+    } catch (e) {
+      console.error(
+        `launcher output (last 120 lines):\n${cluster.output.lines.slice(-120).join("\n")}`,
+      );
+      for (const r of restarted) {
+        console.error(`restarted node:\n${r.err.lines.slice(-60).join("\n")}`);
+      }
+      throw e;
     } finally {
       for (const r of restarted) {
         if (processAlive(r.proc.pid)) r.proc.kill("SIGKILL");
