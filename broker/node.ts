@@ -19,7 +19,11 @@ import { readJsonBody } from "./api/json_body.ts";
 import { ControllerClient } from "./controller/controller_client.ts";
 import { decideFor } from "./controller/controller_ops.ts";
 import { ControllerService } from "./controller/controller_service.ts";
-import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./controller/quorum_controller.ts";
+import {
+  DEFAULT_CONTROLLER_CONFIG,
+  QuorumController,
+  wipedDirectoryMessage,
+} from "./controller/quorum_controller.ts";
 import { BrokerLifecycle } from "./metadata/broker_lifecycle.ts";
 import { MetadataQuorum } from "./metadata/metadata_quorum.ts";
 import { createClientApp } from "./api/client_app.ts";
@@ -103,6 +107,7 @@ export class StromNode {
     const lifecycle = new BrokerLifecycle(
       {
         brokerId: config.nodeId,
+        directoryId: meta.directoryId,
         clientUrl: config.listeners.client.advertisedUrl,
         internalUrl: config.listeners.internal.advertisedUrl,
         rack: null,
@@ -140,6 +145,14 @@ export class StromNode {
       clientServer = serve(clientApp, config.listeners.client, "client", logger);
     } catch (e) {
       await internalServer.shutdown();
+      await quorum.close();
+      await http.close();
+      throw e;
+    }
+    try {
+      await refuseWipedVoter(config, meta, quorum, http);
+    } catch (e) {
+      await Promise.all([clientServer.shutdown(), internalServer.shutdown()]);
       await quorum.close();
       await http.close();
       throw e;
@@ -199,7 +212,49 @@ function readiness(parts: Parts): { ready: boolean; reasons: string[] } {
   return { ready: reasons.length === 0, reasons };
 }
 
+/** The node was a voter with another data directory: its disk was wiped or replaced. */
+export class WipedVoterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WipedVoterError";
+  }
+}
+
+/**
+ * A node whose metadata log is empty may be new, or may have lost its disk.
+ * In the second case it must not vote: it forgot what it voted for and
+ * which entries it acknowledged. The other voters remember its directory id;
+ * if any knows a different one, the node refuses to start.
+ */
+async function refuseWipedVoter(
+  config: NodeConfig,
+  meta: DataDirMeta,
+  quorum: MetadataQuorum,
+  http: H2Client,
+): Promise<void> {
+  if (!quorum.empty) return;
+  const peers = config.voters.filter((v) => v.id !== config.nodeId);
+  const answers = await Promise.all(
+    peers.map((p) =>
+      http.json<{ directoryId: string | null }>(p.internalUrl, {
+        path: `/internal/brokers/${config.nodeId}`,
+        timeoutMs: 2_000,
+      }).catch(() => ({ directoryId: null }))
+    ),
+  );
+  const known = answers.find((a) => a.directoryId !== null && a.directoryId !== meta.directoryId);
+  if (known?.directoryId) {
+    throw new WipedVoterError(
+      wipedDirectoryMessage(config.nodeId, meta.directoryId, known.directoryId),
+    );
+  }
+}
+
 function mountInternalRoutes(app: Hono, parts: Parts): void {
+  app.get("/internal/brokers/:id", (c) => {
+    const broker = parts.quorum.image.brokers.get(Number(c.req.param("id")));
+    return c.json({ directoryId: broker?.directoryId ?? null });
+  });
   app.post(RAFT_HTTP_PATH, (c) => parts.quorum.handleRaftRequest(c.req.raw));
   app.post("/internal/controller/:op", async (c) => {
     if (!parts.controller.active) throw parts.quorum.notControllerError();

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadNodeConfig } from "./config/node_config.ts";
 import { DataDirMismatchError } from "./config/data_dir.ts";
 import { createLogger } from "./log.ts";
-import { ListenerError, StromNode } from "./node.ts";
+import { ListenerError, StromNode, WipedVoterError } from "./node.ts";
 import { SecretFileError } from "./security/cluster_secret.ts";
 
 const USAGE = `usage: deno task node --config FILE [--exit-on-stdin-close]
@@ -61,6 +61,7 @@ async function main(): Promise<number> {
     }
     if (
       e instanceof ListenerError || e instanceof DataDirMismatchError ||
+      e instanceof WipedVoterError ||
       e instanceof SecretFileError || e instanceof Deno.errors.NotFound ||
       e instanceof Deno.errors.PermissionDenied
     ) {

@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   BROKER_ID_NOT_REGISTERED: { httpStatus: 409, retriable: false },
   DUPLICATE_BROKER_REGISTRATION: { httpStatus: 409, retriable: false },
   INVALID_UPDATE_VERSION: { httpStatus: 409, retriable: false },
+  INCONSISTENT_VOTER_SET: { httpStatus: 409, retriable: false },
   INELIGIBLE_REPLICA: { httpStatus: 409, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { httpStatus: 409, retriable: false },
   INVALID_PRODUCER_EPOCH: { httpStatus: 409, retriable: false },

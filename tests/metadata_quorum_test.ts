@@ -168,6 +168,21 @@ Deno.test({
           plainBrokerFailoverMs.toFixed(0)
         } ms`,
       );
+
+      // Its disk is wiped while it is down: it must not come back as the same voter.
+      await Deno.remove(broker.dataDir, { recursive: true });
+      const wiped = await new Deno.Command(broker.command[0], {
+        args: broker.command.slice(1),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(wiped.stderr);
+      assert.equal(wiped.code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(`node ${broker.id} came back with data directory id .* wiped or replaced`),
+      );
+      assert.match(stderr, /Restore its original data dir/);
     } catch (e) {
       console.error(
         `launcher output (last 120 lines):\n${cluster.output.lines.slice(-120).join("\n")}`,

@@ -70,6 +70,7 @@ export function decideFor(c: QuorumController, name: string, raw: unknown): Deci
       const req = {
         brokerId: int(body, "brokerId", 1),
         incarnationId: str(body, "incarnationId"),
+        directoryId: str(body, "directoryId"),
         clientUrl: str(body, "clientUrl"),
         internalUrl: str(body, "internalUrl"),
         rack: body.rack === null || body.rack === undefined ? null : str(body, "rack"),

@@ -66,6 +66,7 @@ export const CHANGES_PER_OPERATION_MAX = 5_000;
 export interface RegisterBrokerRequest {
   readonly brokerId: number;
   readonly incarnationId: string;
+  readonly directoryId: string;
   readonly clientUrl: string;
   readonly internalUrl: string;
   readonly rack: string | null;
@@ -134,6 +135,12 @@ export class QuorumController {
       this.#lastHeartbeatMs.set(req.brokerId, nowMs);
       return { records: [], response: { brokerEpoch: existing.epoch } };
     }
+    if (existing && existing.directoryId !== req.directoryId) {
+      throw new StromError(
+        "INCONSISTENT_VOTER_SET",
+        wipedDirectoryMessage(req.brokerId, req.directoryId, existing.directoryId),
+      );
+    }
     if (existing && !existing.fenced && this.#alive(existing.id, nowMs)) {
       throw new StromError(
         "DUPLICATE_BROKER_REGISTRATION",
@@ -146,6 +153,7 @@ export class QuorumController {
       type: "RegisterBroker",
       brokerId: req.brokerId,
       incarnationId: req.incarnationId,
+      directoryId: req.directoryId,
       brokerEpoch,
       clientUrl: req.clientUrl,
       internalUrl: req.internalUrl,
@@ -465,6 +473,11 @@ export class QuorumController {
     }
     return records;
   }
+}
+
+/** What an operator reads when a node comes back with a wiped or replaced data dir. */
+export function wipedDirectoryMessage(nodeId: number, given: string, known: string): string {
+  return `node ${nodeId} came back with data directory id ${given}, but the cluster knows node ${nodeId} by directory id ${known}: its data dir was wiped or replaced. It must not rejoin as the same voter (it would have forgotten votes and log entries it acknowledged). Restore its original data dir; or, to start it empty, give it a new node id (a new nodeId in its config and data dir) — re-adding a wiped voter under the same id needs a quorum membership change, which Strom does not offer yet`;
 }
 
 function newPartition(topicId: string, partition: number, replicas: number[]): PartitionRecord {

@@ -25,6 +25,7 @@ function clusterOf(c: QuorumController, count: number, racks?: string[]): Metada
       c.registerBroker(image, {
         brokerId: id,
         incarnationId: `inc-${id}`,
+        directoryId: `dir-${id}`,
         clientUrl: `http://b${id}:9092`,
         internalUrl: `http://b${id}:19092`,
         rack: racks?.[id - 1] ?? null,
@@ -57,6 +58,7 @@ Deno.test("a registered broker is unfenced only once it has caught up to its reg
     c.registerBroker(EMPTY_IMAGE, {
       brokerId: 1,
       incarnationId: "a",
+      directoryId: "dir-1",
       clientUrl: "http://b1",
       internalUrl: "http://b1i",
       rack: null,
@@ -371,6 +373,7 @@ Deno.test("balanceLeaders() returns leadership to the preferred replica once it 
       c.registerBroker(image, {
         brokerId: 1,
         incarnationId: "inc-1b",
+        directoryId: "dir-1",
         clientUrl: "http://b1",
         internalUrl: "http://b1i",
         rack: null,
@@ -382,6 +385,7 @@ Deno.test("balanceLeaders() returns leadership to the preferred replica once it 
     c.registerBroker(image, {
       brokerId: 1,
       incarnationId: "inc-1b",
+      directoryId: "dir-1",
       clientUrl: "http://b1",
       internalUrl: "http://b1i",
       rack: null,
@@ -454,4 +458,33 @@ Deno.test("deleteTopic() removes the topic and frees its name", () => {
   expectCode(() => c.deleteTopic(image, "t"), "UNKNOWN_TOPIC_OR_PARTITION");
   image = commit(image, c.createTopic(image, { name: "t" }));
   assert.ok(topicByName(image, "t"));
+});
+
+Deno.test("a broker that comes back with a wiped data dir is refused with instructions", () => {
+  const c = controller();
+  const image = clusterOf(c, 3);
+  expectCode(
+    () =>
+      c.registerBroker(image, {
+        brokerId: 2,
+        incarnationId: "after-wipe",
+        directoryId: "a-new-directory",
+        clientUrl: "http://b2",
+        internalUrl: "http://b2i",
+        rack: null,
+      }, 10_000),
+    "INCONSISTENT_VOTER_SET",
+  );
+  assert.throws(
+    () =>
+      c.registerBroker(image, {
+        brokerId: 2,
+        incarnationId: "after-wipe",
+        directoryId: "a-new-directory",
+        clientUrl: "http://b2",
+        internalUrl: "http://b2i",
+        rack: null,
+      }, 10_000),
+    /data dir was wiped or replaced.*Restore its original data dir/,
+  );
 });

@@ -25,6 +25,7 @@ export const NO_CONTROLLER_GIVE_UP_MS = 1_000;
 /** Options of {@link BrokerLifecycle}. */
 export interface BrokerLifecycleOptions {
   readonly brokerId: number;
+  readonly directoryId: string;
   readonly clientUrl: string;
   readonly internalUrl: string;
   readonly rack: string | null;
@@ -122,6 +123,7 @@ export class BrokerLifecycle {
     const { response } = await this.controller.call<{ brokerEpoch: number }>("register", {
       brokerId: this.options.brokerId,
       incarnationId: this.incarnationId,
+      directoryId: this.options.directoryId,
       clientUrl: this.options.clientUrl,
       internalUrl: this.options.internalUrl,
       rack: this.options.rack,

@@ -25,6 +25,7 @@ import { NO_LEADER } from "./records.ts";
 export interface BrokerRegistration {
   readonly id: number;
   readonly incarnationId: string;
+  readonly directoryId: string;
   readonly epoch: number;
   readonly clientUrl: string;
   readonly internalUrl: string;
@@ -131,6 +132,7 @@ class Delta {
         this.brokers.set(r.brokerId, {
           id: r.brokerId,
           incarnationId: r.incarnationId,
+          directoryId: r.directoryId,
           epoch: r.brokerEpoch,
           clientUrl: r.clientUrl,
           internalUrl: r.internalUrl,

@@ -17,6 +17,7 @@ const BROKERS: MetadataRecord[] = [1, 2, 3].map((id) => ({
   type: "RegisterBroker",
   brokerId: id,
   incarnationId: `i${id}`,
+  directoryId: `d${id}`,
   brokerEpoch: id,
   clientUrl: `http://b${id}`,
   internalUrl: `http://b${id}i`,

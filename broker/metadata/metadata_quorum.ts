@@ -70,6 +70,7 @@ export class MetadataQuorum {
   #running = false;
   #again = false;
   #closed = false;
+  #started = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #sinceSnapshot = 0;
   readonly #pending = new Map<number, PendingProposal>();
@@ -128,6 +129,7 @@ export class MetadataQuorum {
 
   /** Starts ticking: elections and heartbeats begin. */
   start(): void {
+    this.#started = true;
     this.#tickTimer = setInterval(() => {
       this.node.tick();
       this.#schedule();
@@ -138,6 +140,12 @@ export class MetadataQuorum {
   /** The latest applied image. */
   get image(): MetadataImage {
     return this.#image;
+  }
+
+  /** Whether this node's Raft log has never held anything (a new or a wiped node). */
+  get empty(): boolean {
+    const s = this.node.status();
+    return s.lastIndex === 0 && s.term === 0;
   }
 
   /** The Raft state of this node. */
@@ -243,7 +251,8 @@ export class MetadataQuorum {
   }
 
   #receive(messages: Message[]): void {
-    if (this.#closed) return;
+    // Before start() the node may not take part: it is still checking that it is who it claims.
+    if (this.#closed || !this.#started) return;
     for (const m of messages) {
       try {
         this.node.step(m);

@@ -21,6 +21,8 @@ export interface RegisterBrokerRecord {
   readonly brokerId: number;
   /** Random per process start: tells a restarted broker from a retried registration. */
   readonly incarnationId: string;
+  /** The broker's data directory id: a new one means its disk was wiped or replaced. */
+  readonly directoryId: string;
   /** Assigned by the controller, strictly increasing across all registrations. */
   readonly brokerEpoch: number;
   readonly clientUrl: string;
