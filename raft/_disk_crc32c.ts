@@ -1,13 +1,11 @@
 /**
  * The checksum of every record the file storage writes: CRC-32C.
  *
- * Re-exported from the record-batch codec's slicing-by-8 implementation so that
- * Strom has one CRC-32C (the same one Kafka batches use), measured there to be
- * several times faster than the byte-at-a-time npm packages. This is the only
- * place `raft/` reaches into another package; if `@strom/raft` is published on
- * its own, copy that one function here.
+ * Re-exported from `@strom/client`'s CRC-32C (native for large inputs, slicing-by-8
+ * for small ones) so that Strom has one CRC-32C, the one Kafka batches use. This
+ * is the only dependency of `@strom/raft` on another Strom package.
  *
  * @module
  */
 
-export { crc32c } from "../client/record_batch/crc32c.ts";
+export { crc32c } from "@strom/client";
