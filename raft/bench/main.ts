@@ -5,6 +5,9 @@
  * proposal-to-commit latency (proposal on the leader until the leader applies
  * it) with a fixed number of proposals in flight, with and without fsync.
  *
+ * With `transport: "http"` the same cluster talks over real HTTP/2
+ * connections on 127.0.0.1 through {@link HttpTransport}.
+ *
  * Run: `deno task bench:raft` (or `deno run --allow-all raft/bench/main.ts
  * [--seconds 3] [--json]`).
  *
@@ -12,6 +15,9 @@
  */
 
 import { FileStorage } from "../file_storage.ts";
+import { HttpTransport } from "../http_transport.ts";
+import { createRaftHandler, startRaftServer } from "../http_transport_handler.ts";
+import type { RaftServer } from "../http_transport_handler.ts";
 import type { Message } from "../message.ts";
 import { createPrng } from "../prng.ts";
 import { RawNode } from "../raw_node.ts";
@@ -29,10 +35,17 @@ export interface RaftBenchOptions {
   readonly proposalBytes?: number;
   /** Compact each node's log every this many applied entries. Default 10,000. */
   readonly compactEveryEntries?: number;
+  /**
+   * How messages travel: handed over in process (`memory`, the default), or
+   * through each node's {@link HttpTransport} to the others' HTTP/2 servers on
+   * 127.0.0.1 (`http`).
+   */
+  readonly transport?: "memory" | "http";
 }
 
 /** What one run measured. */
 export interface RaftBenchResult {
+  readonly transport: "memory" | "http";
   readonly sync: boolean;
   readonly proposalsInFlight: number;
   readonly committed: number;
@@ -53,6 +66,7 @@ const ELECTION_WAIT_MS_MAX = 10_000;
 class BenchNode {
   readonly inbox: Message[] = [];
   #loop: Promise<void> | undefined;
+  #running = false;
   #stopped = false;
   #appliedSinceCompaction = 0;
 
@@ -64,12 +78,11 @@ class BenchNode {
   ) {}
 
   /** Runs the driver loop until the node has nothing left to do. */
-  drive(): Promise<void> {
+  drive(): void {
     // One loop at a time: a running loop picks up new work itself.
-    if (!this.#loop && !this.#stopped) {
-      this.#loop = this.#run().finally(() => (this.#loop = undefined));
-    }
-    return this.#loop ?? Promise.resolve();
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    this.#loop = this.#run();
   }
 
   /** Stops driving and waits for the loop in progress, so the storage can close. */
@@ -79,21 +92,27 @@ class BenchNode {
   }
 
   async #run(): Promise<void> {
-    while (!this.#stopped) {
-      for (const message of this.inbox.splice(0)) this.raw.step(message);
-      if (!this.raw.hasReady()) break;
-      const ready = this.raw.ready();
-      this.cluster.deliver(ready.messages);
-      await this.storage.save({
-        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
-        entries: ready.entries,
-        ...(ready.hardState ? { hardState: ready.hardState } : {}),
-      });
-      this.cluster.deliver(ready.messagesAfterPersist);
-      for (const entry of ready.committedEntries) this.cluster.applied(this, entry);
-      const last = ready.committedEntries.at(-1);
-      this.raw.advance();
-      if (last) await this.#maybeCompact(last, ready.committedEntries.length);
+    try {
+      while (!this.#stopped) {
+        for (const message of this.inbox.splice(0)) this.raw.step(message);
+        if (!this.raw.hasReady()) break;
+        const ready = this.raw.ready();
+        this.cluster.send(this.id, ready.messages);
+        await this.storage.save({
+          ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+          entries: ready.entries,
+          ...(ready.hardState ? { hardState: ready.hardState } : {}),
+        });
+        this.cluster.send(this.id, ready.messagesAfterPersist);
+        for (const entry of ready.committedEntries) this.cluster.applied(this, entry);
+        const last = ready.committedEntries.at(-1);
+        this.raw.advance();
+        if (last) await this.#maybeCompact(last, ready.committedEntries.length);
+      }
+    } finally {
+      // Cleared in the same turn as the last check for work: a message that
+      // arrives after it starts a new loop rather than waiting for a tick.
+      this.#running = false;
     }
   }
 
@@ -106,9 +125,11 @@ class BenchNode {
   }
 }
 
-/** Three nodes delivering to each other in process. */
+/** Three nodes delivering to each other, in process or over HTTP/2. */
 class BenchCluster {
   readonly nodes = new Map<NodeId, BenchNode>();
+  /** Each node's transport, in `http` mode. */
+  readonly transports = new Map<NodeId, HttpTransport>();
   readonly compactEveryEntries: number;
   /** Proposal start times on the leader, by index. */
   readonly #proposedAt = new Map<number, number>();
@@ -126,12 +147,20 @@ class BenchCluster {
     this.#inFlightMax = options.proposalsInFlight;
   }
 
+  /** Sends `messages` from node `from`. */
+  send(from: NodeId, messages: readonly Message[]): void {
+    const transport = this.transports.get(from);
+    if (transport) transport.send(messages);
+    else this.deliver(messages);
+  }
+
+  /** Hands `messages` to their receivers' inboxes and wakes them. */
   deliver(messages: readonly Message[]): void {
     for (const message of messages) {
       const node = this.nodes.get(message.to);
       if (!node) continue;
       node.inbox.push(message);
-      void node.drive();
+      node.drive();
     }
   }
 
@@ -153,7 +182,7 @@ class BenchCluster {
   async electLeader(): Promise<BenchNode> {
     const candidate = this.nodes.get(VOTERS[0])!;
     candidate.raw.campaign();
-    void candidate.drive();
+    candidate.drive();
     const deadline = performance.now() + ELECTION_WAIT_MS_MAX;
     while (candidate.raw.role !== "leader") {
       if (performance.now() > deadline) throw new Error("no leader elected in time");
@@ -183,7 +212,7 @@ class BenchCluster {
       this.#proposedAt.set(result.index, performance.now());
       this.#inFlight++;
     }
-    void leader.drive();
+    leader.drive();
   }
 }
 
@@ -205,6 +234,7 @@ function percentile(sorted: readonly number[], fraction: number): number {
 export async function runRaftBench(options: RaftBenchOptions): Promise<RaftBenchResult> {
   const cluster = new BenchCluster(options);
   const dirs: string[] = [];
+  const servers: RaftServer[] = [];
   let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     for (const id of VOTERS) {
@@ -217,16 +247,18 @@ export async function runRaftBench(options: RaftBenchOptions): Promise<RaftBench
       const raw = new RawNode({ id, random: createPrng(id) }, storage);
       cluster.nodes.set(id, new BenchNode(id, raw, storage, cluster));
     }
+    if (options.transport === "http") connectOverHttp(cluster, servers);
     ticker = setInterval(() => {
       for (const node of cluster.nodes.values()) {
         node.raw.tick();
-        void node.drive();
+        node.drive();
       }
     }, TICK_INTERVAL_MS);
     await cluster.electLeader();
     const elapsedMs = await cluster.measure(options.durationMs);
     const sorted = [...cluster.latenciesMs].sort((a, b) => a - b);
     return {
+      transport: options.transport ?? "memory",
       sync: options.sync,
       proposalsInFlight: options.proposalsInFlight,
       committed: sorted.length,
@@ -239,22 +271,43 @@ export async function runRaftBench(options: RaftBenchOptions): Promise<RaftBench
   } finally {
     clearInterval(ticker);
     for (const node of cluster.nodes.values()) await node.stop();
+    for (const transport of cluster.transports.values()) await transport.close();
+    for (const server of servers) await server.shutdown();
     for (const node of cluster.nodes.values()) await node.storage.close();
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Gives every node an HTTP/2 server and a transport to the others. */
+function connectOverHttp(cluster: BenchCluster, servers: RaftServer[]): void {
+  const secret = crypto.randomUUID();
+  const urls = new Map<NodeId, string>();
+  for (const node of cluster.nodes.values()) {
+    const server = startRaftServer(createRaftHandler({
+      secret,
+      selfId: node.id,
+      onMessages: (messages) => cluster.deliver(messages),
+    }));
+    servers.push(server);
+    urls.set(node.id, server.url);
+  }
+  for (const node of cluster.nodes.values()) {
+    const peers = Object.fromEntries([...urls].filter(([id]) => id !== node.id));
+    cluster.transports.set(node.id, new HttpTransport({ selfId: node.id, peers, secret }));
   }
 }
 
 /** Formats results as a Markdown table, as in `raft/README.md`. */
 export function formatResults(results: readonly RaftBenchResult[]): string {
   const rows = results.map((r) =>
-    `| ${r.sync ? "on" : "off"} | ${r.proposalsInFlight} | ${
+    `| ${r.transport} | ${r.sync ? "on" : "off"} | ${r.proposalsInFlight} | ${
       r.committedPerSecond.toLocaleString("en-US")
     } | ` +
     `${r.latencyMsP50.toFixed(2)} | ${r.latencyMsP99.toFixed(2)} | ${r.latencyMsMax.toFixed(2)} |`
   );
   return [
-    "| fsync | proposals in flight | committed/s | p50 ms | p99 ms | max ms |",
-    "| ----- | ------------------- | ----------- | ------ | ------ | ------ |",
+    "| transport | fsync | proposals in flight | committed/s | p50 ms | p99 ms | max ms |",
+    "| --------- | ----- | ------------------- | ----------- | ------ | ------ | ------ |",
     ...rows,
   ].join("\n");
 }
@@ -264,9 +317,15 @@ if (import.meta.main) {
   const seconds = secondsArg >= 0 ? Number(Deno.args[secondsArg + 1]) : 3;
   if (!(seconds > 0)) throw new Error("--seconds needs a positive number");
   const results: RaftBenchResult[] = [];
+  const durationMs = seconds * 1000;
   for (const sync of [true, false]) {
     for (const proposalsInFlight of [1, 64, 512]) {
-      results.push(await runRaftBench({ sync, proposalsInFlight, durationMs: seconds * 1000 }));
+      results.push(await runRaftBench({ sync, proposalsInFlight, durationMs }));
+    }
+  }
+  for (const sync of [true, false]) {
+    for (const proposalsInFlight of [1, 512]) {
+      results.push(await runRaftBench({ sync, proposalsInFlight, durationMs, transport: "http" }));
     }
   }
   if (Deno.args.includes("--json")) console.log(JSON.stringify(results, null, 2));
