@@ -26,6 +26,7 @@
  * @module
  */
 
+import { createPrng } from "@strom/raft";
 import { StromError } from "@strom/client";
 import { LeaderEpochCache } from "../storage/leader_epoch_cache.ts";
 import { FetchPurgatory } from "./fetch_purgatory.ts";
@@ -134,17 +135,14 @@ interface Node {
   partitionEpoch: number;
 }
 
-/** mulberry32: one seed reproduces a run. */
+/** The project's seeded PRNG (sfc32 from `@strom/raft`): one seed reproduces a run. */
 function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  const r = createPrng(seed);
+  return {
+    next: () => r.nextFloat(),
+    int: (n: number) => r.nextInt(n),
+    chance: (p: number) => r.nextFloat() < p,
   };
-  return { next, int: (n: number) => Math.floor(next() * n), chance: (p: number) => next() < p };
 }
 
 /** Runs one seed; throws with the seed on any broken invariant. */

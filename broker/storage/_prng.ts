@@ -1,9 +1,12 @@
 /**
- * A small seeded PRNG (mulberry32) for simulations and fuzz tests, so one
+ * A small seeded PRNG for simulations and fuzz tests (an adapter over
+ * `@strom/raft`'s sfc32), so one
  * seed reproduces a whole run. Not for cryptography.
  *
  * @module
  */
+
+import { createPrng as createSfc32 } from "@strom/raft";
 
 /** A deterministic random source. */
 export interface Prng {
@@ -13,15 +16,8 @@ export interface Prng {
   int(maxExclusive: number): number;
 }
 
-/** A PRNG seeded with a 32-bit integer. */
+/** A PRNG seeded with a 32-bit integer: the project's sfc32 from `@strom/raft`. */
 export function createPrng(seed: number): Prng {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (maxExclusive) => Math.floor(next() * maxExclusive) };
+  const r = createSfc32(seed);
+  return { next: () => r.nextFloat(), int: (maxExclusive) => r.nextInt(maxExclusive) };
 }
