@@ -46,7 +46,11 @@ import {
   writeFileAtomic,
 } from "./_disk_io.ts";
 import { decodeConfigEntry } from "./config_change.ts";
-import { ENTRY_DATA_BYTES_MAX, FileStorageError } from "./file_storage_error.ts";
+import {
+  ENTRY_DATA_BYTES_MAX,
+  FileStorageError,
+  WRITES_PENDING_MAX,
+} from "./file_storage_error.ts";
 
 /** Default size at which the file storage starts a new segment (64 MiB). */
 export const SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
@@ -153,6 +157,8 @@ export class FileStorage implements DurableRaftStorage {
   #active: Deno.FsFile | undefined;
   /** Serialises writes: each write starts after the previous one settled. */
   #writeChain: Promise<void> = Promise.resolve();
+  /** Writes issued and not yet settled; at most {@link WRITES_PENDING_MAX}. */
+  #writesPending = 0;
   #closed = false;
   /** Set when a write failed halfway; the files may then disagree with memory. */
   #failure: unknown;
@@ -319,6 +325,15 @@ export class FileStorage implements DurableRaftStorage {
         new FileStorageError("STORAGE_CLOSED", "the raft file storage is closed"),
       );
     }
+    if (this.#writesPending >= WRITES_PENDING_MAX) {
+      return Promise.reject(
+        new FileStorageError(
+          "TOO_MANY_PENDING_WRITES",
+          `${this.#writesPending} raft storage writes are already waiting; await save() before the next`,
+        ),
+      );
+    }
+    this.#writesPending++;
     const run = this.#writeChain.then(async () => {
       if (this.#failure !== undefined) {
         throw new FileStorageError(
@@ -335,7 +350,7 @@ export class FileStorage implements DurableRaftStorage {
         throw error;
       }
     });
-    this.#writeChain = run.catch(() => {});
+    this.#writeChain = run.catch(() => {}).finally(() => this.#writesPending--);
     return run;
   }
 

@@ -15,6 +15,8 @@
  *   hold (a gap, a compaction past the end, a term or commit going back).
  * - `MESSAGE_TOO_LARGE`: an entry exceeds {@link ENTRY_DATA_BYTES_MAX}.
  * - `STORAGE_CLOSED`: the storage was used after `close()`.
+ * - `TOO_MANY_PENDING_WRITES`: more than {@link WRITES_PENDING_MAX} writes were
+ *   issued without waiting for earlier ones (a driver awaits each `save()`).
  */
 export type FileStorageErrorCode =
   | "CORRUPT_SNAPSHOT"
@@ -22,7 +24,11 @@ export type FileStorageErrorCode =
   | "CORRUPT_LOG"
   | "INVALID_STORAGE_UPDATE"
   | "MESSAGE_TOO_LARGE"
-  | "STORAGE_CLOSED";
+  | "STORAGE_CLOSED"
+  | "TOO_MANY_PENDING_WRITES";
+
+/** Most `save()`/`compact()` calls waiting for earlier ones to finish. */
+export const WRITES_PENDING_MAX = 64;
 
 /** The largest entry payload the file storage accepts (64 MiB). */
 export const ENTRY_DATA_BYTES_MAX = 64 * 1024 * 1024;

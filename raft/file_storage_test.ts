@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { FileStorage } from "./file_storage.ts";
 import type { FileStorageOptions, RecoveryIssue } from "./file_storage.ts";
-import { FileStorageError } from "./file_storage_error.ts";
+import { FileStorageError, WRITES_PENDING_MAX } from "./file_storage_error.ts";
 import { crashTestData } from "./file_storage_crash_child.ts";
 import { writeAll } from "./_disk_io.ts";
 import { encodeSnapshotFile } from "./_disk_snapshot_file.ts";
@@ -327,4 +327,21 @@ Deno.test("writeAll() keeps writing until a partial write has written everything
   const bytes = Uint8Array.from({ length: 20 }, (_, i) => i);
   await writeAll(trickle, bytes);
   deepStrictEqual(written, [...bytes]);
+});
+
+Deno.test("save() refuses to queue more than WRITES_PENDING_MAX writes", async () => {
+  await withDir(async (_dir, open) => {
+    const storage = await open();
+    const saves = Array.from(
+      { length: WRITES_PENDING_MAX + 1 },
+      (_, i) => storage.save({ entries: [entry(i + 1)] }),
+    );
+    const results = await Promise.allSettled(saves);
+    const refused = results.filter((result) => result.status === "rejected");
+    strictEqual(refused.length, 1);
+    const reason = (refused[0] as PromiseRejectedResult).reason;
+    ok(reason instanceof FileStorageError && reason.code === "TOO_MANY_PENDING_WRITES");
+    strictEqual(storage.lastIndex(), WRITES_PENDING_MAX);
+    await storage.close();
+  });
 });
