@@ -1,9 +1,11 @@
 /**
- * Small file-system helpers for the file storage: whole writes, directory
- * fsync and atomic file replacement.
+ * Helpers of the file storage on top of a {@link Disk}: whole writes and
+ * atomic file replacement.
  *
  * @module
  */
+
+import type { Disk } from "./_disk.ts";
 
 /** The one method of a file that {@link writeAll} needs. */
 export interface Writer {
@@ -26,19 +28,6 @@ export async function writeAll(file: Writer, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/**
- * Fsyncs a directory, which makes file creations, renames and deletions in it
- * durable (on Linux a rename is only durable once its directory is synced).
- */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
-}
-
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** Fsync the temporary file and the directory (off only for benchmarks and development). */
@@ -54,38 +43,20 @@ export const TEMP_FILE_SUFFIX = ".tmp";
  * rename it over the target, fsync the directory.
  */
 export async function writeFileAtomic(
+  disk: Disk,
   dir: string,
   name: string,
   bytes: Uint8Array,
   options: AtomicWriteOptions,
 ): Promise<void> {
   const tempPath = `${dir}/${name}${TEMP_FILE_SUFFIX}`;
-  const file = await Deno.open(tempPath, { write: true, create: true, truncate: true });
+  const file = await disk.openAppend(tempPath, { create: true, truncate: true });
   try {
     await writeAll(file, bytes);
     if (options.sync) await file.syncData();
   } finally {
     file.close();
   }
-  await Deno.rename(tempPath, `${dir}/${name}`);
-  if (options.sync) await syncDir(dir);
-}
-
-/** Reads a whole file, or answers `undefined` if it does not exist. */
-export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
-
-/** Removes a file; a file that is already gone is not an error. */
-export async function removeIfExists(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
+  await disk.rename(tempPath, `${dir}/${name}`);
+  if (options.sync) await disk.syncDir(dir);
 }

@@ -37,14 +37,9 @@ import {
   parseSnapshotFileName,
   snapshotFileName,
 } from "./_disk_snapshot_file.ts";
-import {
-  readFileIfExists,
-  removeIfExists,
-  syncDir,
-  TEMP_FILE_SUFFIX,
-  writeAll,
-  writeFileAtomic,
-} from "./_disk_io.ts";
+import type { Disk, DiskFile } from "./_disk.ts";
+import { realDisk } from "./_disk.ts";
+import { TEMP_FILE_SUFFIX, writeAll, writeFileAtomic } from "./_disk_io.ts";
 import { decodeConfigEntry } from "./config_change.ts";
 import {
   ENTRY_DATA_BYTES_MAX,
@@ -69,6 +64,8 @@ export interface FileStorageOptions {
   readonly segmentBytesMax?: number;
   /** Told about everything `open` repaired or rejected (default: `console.warn`). */
   readonly onRecoveryIssue?: (issue: RecoveryIssue) => void;
+  /** The file system to use (default: the real one); tests pass a simulated disk. */
+  readonly disk?: Disk;
 }
 
 /**
@@ -141,6 +138,7 @@ function parseSegmentFileName(name: string): number | undefined {
  */
 export class FileStorage implements DurableRaftStorage {
   readonly #dir: string;
+  readonly #disk: Disk;
   readonly #sync: boolean;
   readonly #segmentBytesMax: number;
   #hardState: HardState;
@@ -154,7 +152,7 @@ export class FileStorage implements DurableRaftStorage {
   /** `#offsets[i]`: where the record of `#entries[i]` starts in its segment file. */
   #offsets: number[];
   /** The last segment, open for appending; opened on first write. */
-  #active: Deno.FsFile | undefined;
+  #active: DiskFile | undefined;
   /** Serialises writes: each write starts after the previous one settled. */
   #writeChain: Promise<void> = Promise.resolve();
   /** Writes issued and not yet settled; at most {@link WRITES_PENDING_MAX}. */
@@ -168,6 +166,7 @@ export class FileStorage implements DurableRaftStorage {
 
   private constructor(dir: string, options: FileStorageOptions, loaded: LoadedState) {
     this.#dir = dir;
+    this.#disk = options.disk ?? realDisk;
     this.#sync = options.sync ?? true;
     this.#segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT;
     this.#hardState = loaded.hardState;
@@ -197,8 +196,9 @@ export class FileStorage implements DurableRaftStorage {
     }
     const report = options.onRecoveryIssue ??
       ((issue: RecoveryIssue) => console.warn(`raft storage ${dir}: ${issue.message}`));
-    await Deno.mkdir(dir, { recursive: true });
-    const loaded = await loadState(dir, options.initialConfig, options.sync ?? true);
+    const disk = options.disk ?? realDisk;
+    await disk.mkdirAll(dir);
+    const loaded = await loadState(disk, dir, options.initialConfig, options.sync ?? true);
     for (const issue of loaded.recovery) report(issue);
     return new FileStorage(dir, options, loaded);
   }
@@ -370,10 +370,10 @@ export class FileStorage implements DurableRaftStorage {
       this.#entries = [];
       this.#offsets = [];
       for (const old of this.#snapshotIndexes.filter((i) => i < index)) {
-        await removeIfExists(`${this.#dir}/${snapshotFileName(old)}`);
+        await this.#disk.remove(`${this.#dir}/${snapshotFileName(old)}`);
       }
       this.#snapshotIndexes = [index];
-      if (this.#sync) await syncDir(this.#dir);
+      if (this.#sync) await this.#disk.syncDir(this.#dir);
     }
     this.#snapshot = snapshot;
     await this.#collectGarbage();
@@ -381,9 +381,15 @@ export class FileStorage implements DurableRaftStorage {
 
   async #writeSnapshotFile(snapshot: Snapshot): Promise<void> {
     const { index } = snapshot.meta;
-    await writeFileAtomic(this.#dir, snapshotFileName(index), encodeSnapshotFile(snapshot), {
-      sync: this.#sync,
-    });
+    await writeFileAtomic(
+      this.#disk,
+      this.#dir,
+      snapshotFileName(index),
+      encodeSnapshotFile(snapshot),
+      {
+        sync: this.#sync,
+      },
+    );
     this.#snapshotIndexes = [...this.#snapshotIndexes.filter((i) => i < index), index];
   }
 
@@ -395,7 +401,7 @@ export class FileStorage implements DurableRaftStorage {
   async #collectGarbage(): Promise<void> {
     const keep = this.#snapshotIndexes.slice(-2);
     for (const old of this.#snapshotIndexes.slice(0, -2)) {
-      await removeIfExists(`${this.#dir}/${snapshotFileName(old)}`);
+      await this.#disk.remove(`${this.#dir}/${snapshotFileName(old)}`);
     }
     this.#snapshotIndexes = keep;
     const retainedIndex = keep.length >= 2 ? keep[0] : 0;
@@ -404,11 +410,11 @@ export class FileStorage implements DurableRaftStorage {
       removed + 1 < this.#segments.length &&
       this.#segments[removed + 1].firstIndex - 1 <= retainedIndex
     ) {
-      await Deno.remove(`${this.#dir}/${this.#segments[removed].name}`);
+      await this.#disk.remove(`${this.#dir}/${this.#segments[removed].name}`);
       removed++;
     }
     this.#segments = this.#segments.slice(removed);
-    if (this.#sync && removed > 0) await syncDir(this.#dir);
+    if (this.#sync && removed > 0) await this.#disk.syncDir(this.#dir);
   }
 
   async #append(update: readonly Entry[]): Promise<void> {
@@ -421,7 +427,18 @@ export class FileStorage implements DurableRaftStorage {
     checkAppend(entries, this.lastIndex(), (i) => this.term(i));
     const first = entries[0].index;
     let dirChanged = false;
-    if (first <= this.lastIndex()) dirChanged = await this.#truncateFrom(first);
+    if (first <= this.lastIndex()) {
+      const deleted = await this.#truncateFrom(first);
+      // Make the cut durable before writing after it: otherwise a power loss
+      // could keep some new records and bring back old ones after them (or a
+      // deleted later segment), a log that never existed.
+      if (this.#sync) {
+        await this.#active?.syncData();
+        if (deleted) await this.#disk.syncDir(this.#dir);
+      } else {
+        dirChanged = deleted;
+      }
+    }
     const offsets: number[] = [];
     let next = 0;
     while (next < entries.length) {
@@ -448,7 +465,7 @@ export class FileStorage implements DurableRaftStorage {
     }
     if (this.#sync) {
       await this.#active?.syncData();
-      if (dirChanged) await syncDir(this.#dir);
+      if (dirChanged) await this.#disk.syncDir(this.#dir);
     }
     const keep = first - snapshotIndex - 1;
     this.#entries = [...this.#entries.slice(0, keep), ...entries];
@@ -472,7 +489,7 @@ export class FileStorage implements DurableRaftStorage {
     this.#active?.close();
     this.#active = undefined;
     for (let i = this.#segments.length - 1; i >= position; i--) {
-      await removeIfExists(`${this.#dir}/${this.#segments[i].name}`);
+      await this.#disk.remove(`${this.#dir}/${this.#segments[i].name}`);
     }
     this.#segments = this.#segments.slice(0, position);
     return true;
@@ -486,8 +503,7 @@ export class FileStorage implements DurableRaftStorage {
       this.#active = undefined;
     }
     const segment: Segment = { firstIndex, name: segmentFileName(firstIndex), sizeBytes: 0 };
-    const file = await Deno.open(`${this.#dir}/${segment.name}`, {
-      write: true,
+    const file = await this.#disk.openAppend(`${this.#dir}/${segment.name}`, {
       create: true,
       truncate: true,
     });
@@ -496,11 +512,14 @@ export class FileStorage implements DurableRaftStorage {
     return segment;
   }
 
-  async #activeFile(): Promise<Deno.FsFile> {
+  async #activeFile(): Promise<DiskFile> {
     if (!this.#active) {
       const last = this.#segments.at(-1);
       if (!last) throw new Error("no segment to write to");
-      this.#active = await Deno.open(`${this.#dir}/${last.name}`, { append: true });
+      this.#active = await this.#disk.openAppend(`${this.#dir}/${last.name}`, {
+        create: false,
+        truncate: false,
+      });
     }
     return this.#active;
   }
@@ -520,9 +539,15 @@ export class FileStorage implements DurableRaftStorage {
           `commit ${current.commit} -> ${hardState.commit}`,
       );
     }
-    await writeFileAtomic(this.#dir, HARD_STATE_FILE_NAME, encodeHardStateFile(hardState), {
-      sync: this.#sync,
-    });
+    await writeFileAtomic(
+      this.#disk,
+      this.#dir,
+      HARD_STATE_FILE_NAME,
+      encodeHardStateFile(hardState),
+      {
+        sync: this.#sync,
+      },
+    );
     this.#hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
   }
 }
@@ -564,6 +589,7 @@ function checkAppend(
 // ---- loading and recovery ----
 
 async function loadState(
+  disk: Disk,
   dir: string,
   initialConfig: ClusterConfig,
   sync: boolean,
@@ -571,21 +597,28 @@ async function loadState(
   const recovery: RecoveryIssue[] = [];
   const snapshotNames: number[] = [];
   const segmentNames: number[] = [];
-  for await (const item of Deno.readDir(dir)) {
-    if (!item.isFile) continue;
-    if (item.name.endsWith(TEMP_FILE_SUFFIX)) {
+  for (const name of await disk.list(dir)) {
+    if (name.endsWith(TEMP_FILE_SUFFIX)) {
       // A temporary file left by a crash before its rename: never the real state.
-      await Deno.remove(`${dir}/${item.name}`);
+      await disk.remove(`${dir}/${name}`);
       continue;
     }
-    const snapshotIndex = parseSnapshotFileName(item.name);
+    const snapshotIndex = parseSnapshotFileName(name);
     if (snapshotIndex !== undefined) snapshotNames.push(snapshotIndex);
-    const segmentIndex = parseSegmentFileName(item.name);
+    const segmentIndex = parseSegmentFileName(name);
     if (segmentIndex !== undefined) segmentNames.push(segmentIndex);
   }
-  const hardState = await loadHardState(dir);
-  const snapshots = await loadSnapshots(dir, snapshotNames, initialConfig, recovery);
-  const chain = await loadSegments(dir, segmentNames.sort((a, b) => a - b), recovery);
+  const hardState = await loadHardState(disk, dir);
+  const snapshots = await loadSnapshots(disk, dir, snapshotNames, initialConfig, recovery);
+  const chain = await loadSegments(disk, dir, segmentNames.sort((a, b) => a - b), {
+    recovery,
+    sync,
+  });
+  // Repairs must be durable before anything is written after them: a cut that
+  // a power loss undoes could otherwise bring old records back behind new ones.
+  if (sync && recovery.some((issue) => issue.kind !== "rejected_snapshot")) {
+    await disk.syncDir(dir);
+  }
   const { snapshot, rejectedIndexMax } = snapshots;
   const snapshotIndex = snapshot.meta.index;
   const firstStored = chain.entries[0]?.index;
@@ -613,8 +646,8 @@ async function loadState(
   if (firstStored !== undefined && !logJoinsSnapshot(chain.entries, snapshot)) {
     // The log ends before the snapshot or disagrees with it: a crash interrupted
     // installing a leader's snapshot after its file was written. Finish the job.
-    for (const segment of [...segments].reverse()) await removeIfExists(`${dir}/${segment.name}`);
-    if (sync) await syncDir(dir);
+    for (const segment of [...segments].reverse()) await disk.remove(`${dir}/${segment.name}`);
+    if (sync) await disk.syncDir(dir);
     segments = [];
   } else if (firstStored !== undefined) {
     const skip = snapshotIndex + 1 - firstStored;
@@ -640,8 +673,8 @@ function logJoinsSnapshot(stored: readonly Entry[], snapshot: Snapshot): boolean
   return stored.at(-1)!.index >= index && stored[index - first].term === term;
 }
 
-async function loadHardState(dir: string): Promise<HardState> {
-  const bytes = await readFileIfExists(`${dir}/${HARD_STATE_FILE_NAME}`);
+async function loadHardState(disk: Disk, dir: string): Promise<HardState> {
+  const bytes = await disk.readFile(`${dir}/${HARD_STATE_FILE_NAME}`);
   if (bytes === undefined) return EMPTY_HARD_STATE;
   const decoded = decodeHardStateFile(bytes);
   if (typeof decoded === "string") {
@@ -656,6 +689,7 @@ async function loadHardState(dir: string): Promise<HardState> {
 
 /** Picks the newest snapshot file with a valid checksum. */
 async function loadSnapshots(
+  disk: Disk,
   dir: string,
   indexes: number[],
   initialConfig: ClusterConfig,
@@ -666,7 +700,7 @@ async function loadSnapshots(
   let rejectedIndexMax = 0;
   for (const index of indexes.sort((a, b) => b - a)) {
     const name = snapshotFileName(index);
-    const decoded = decodeSnapshotFile(await Deno.readFile(`${dir}/${name}`));
+    const decoded = decodeSnapshotFile(await disk.readFile(`${dir}/${name}`) ?? new Uint8Array());
     if (typeof decoded === "string" || decoded.meta.index !== index) {
       const why = typeof decoded === "string" ? decoded : `it holds index ${decoded.meta.index}`;
       recovery.push({
@@ -677,7 +711,7 @@ async function loadSnapshots(
       if (snapshot === undefined) {
         rejectedIndexMax = Math.max(rejectedIndexMax, index);
       } else {
-        await Deno.remove(`${dir}/${name}`); // older than a valid one: never needed again
+        await disk.remove(`${dir}/${name}`); // older than a valid one: never needed again
       }
       continue;
     }
@@ -693,9 +727,10 @@ async function loadSnapshots(
  * after such a point is deleted, so what remains is a prefix of what was written.
  */
 async function loadSegments(
+  disk: Disk,
   dir: string,
   firstIndexes: number[],
-  recovery: RecoveryIssue[],
+  { recovery, sync }: { recovery: RecoveryIssue[]; sync: boolean },
 ): Promise<{ segments: Segment[]; entries: Entry[]; offsets: number[] }> {
   const segments: Segment[] = [];
   const entries: Entry[] = [];
@@ -706,7 +741,7 @@ async function loadSegments(
     const path = `${dir}/${name}`;
     const previous = entries.at(-1);
     if (cut || (previous !== undefined && firstIndex !== previous.index + 1)) {
-      await Deno.remove(path);
+      await disk.remove(path);
       recovery.push({
         kind: "deleted_segment",
         file: name,
@@ -716,11 +751,11 @@ async function loadSegments(
       cut = true;
       continue;
     }
-    const bytes = await Deno.readFile(path);
+    const bytes = await disk.readFile(path) ?? new Uint8Array();
     const decoded = decodeSegment(bytes, firstIndex);
     const firstTerm = decoded.entries[0]?.term ?? Infinity;
     if (previous !== undefined && firstTerm < previous.term) {
-      await Deno.remove(path);
+      await disk.remove(path);
       recovery.push({
         kind: "deleted_segment",
         file: name,
@@ -730,7 +765,13 @@ async function loadSegments(
       continue;
     }
     if (decoded.problem !== undefined) {
-      await Deno.truncate(path, decoded.validBytes);
+      const file = await disk.openAppend(path, { create: false, truncate: false });
+      try {
+        await file.truncate(decoded.validBytes);
+        if (sync) await file.syncData();
+      } finally {
+        file.close();
+      }
       recovery.push({
         kind: "truncated_segment",
         file: name,
@@ -741,7 +782,7 @@ async function loadSegments(
     }
     if (decoded.entries.length === 0) {
       // Nothing valid in it (a crash right after creating it): start afresh.
-      await Deno.remove(path);
+      await disk.remove(path);
       continue;
     }
     segments.push({ firstIndex, name, sizeBytes: decoded.validBytes });
