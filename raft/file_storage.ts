@@ -467,9 +467,15 @@ export class FileStorage implements DurableRaftStorage {
       await this.#active?.syncData();
       if (dirChanged) await this.#disk.syncDir(this.#dir);
     }
+    // In place: copying the whole in-memory log on every append would make
+    // appends cost O(log length).
     const keep = first - snapshotIndex - 1;
-    this.#entries = [...this.#entries.slice(0, keep), ...entries];
-    this.#offsets = [...this.#offsets.slice(0, keep), ...offsets];
+    this.#entries.length = keep;
+    this.#offsets.length = keep;
+    for (let i = 0; i < entries.length; i++) {
+      this.#entries.push(entries[i]);
+      this.#offsets.push(offsets[i]);
+    }
   }
 
   /** Cuts the log on disk before `index` (a stored entry after the snapshot). */
