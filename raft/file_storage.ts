@@ -47,6 +47,14 @@ import {
   WRITES_PENDING_MAX,
 } from "./file_storage_error.ts";
 
+export {
+  ENTRY_DATA_BYTES_MAX,
+  FileStorageError,
+  type FileStorageErrorCode,
+  WRITES_PENDING_MAX,
+} from "./file_storage_error.ts";
+export type { Disk, DiskFile } from "./_disk.ts";
+
 /** Default size at which the file storage starts a new segment (64 MiB). */
 export const SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 
