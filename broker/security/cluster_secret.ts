@@ -11,8 +11,8 @@
 
 import { writeFileAtomic } from "../fs/atomic_write.ts";
 
-/** The request header that carries the cluster secret. */
-export const SECRET_HEADER = "x-strom-secret";
+/** The request header that carries the cluster secret: the one the Raft transport uses. */
+export { SECRET_HEADER } from "@strom/raft/http_transport_handler";
 
 /** Shortest secret accepted, in characters (128 bits as hex is 32). */
 export const SECRET_CHARS_MIN = 32;
