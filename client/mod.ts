@@ -21,3 +21,4 @@
 export * from "./record_batch/mod.ts";
 export * from "./errors.ts";
 export * from "./http/h2_client.ts";
+export * from "./producer/partitioner.ts";
