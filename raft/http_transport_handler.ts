@@ -43,8 +43,18 @@ function errorResponse(status: number, code: string, message: string): Response 
   return Response.json({ error: { code, message } }, { status });
 }
 
-/** Compares in time independent of where the strings differ, so the secret cannot be guessed byte by byte. */
-function secretMatches(given: string | null, secret: string): boolean {
+/**
+ * Compares a presented secret with the expected one in time independent of
+ * where they differ, so the secret cannot be guessed byte by byte. A missing
+ * secret (`null`) never matches.
+ *
+ * @example
+ * ```ts
+ * import { secretMatches } from "@strom/raft/http_transport_handler";
+ * console.log(secretMatches("s3cret", "s3cret"), secretMatches(null, "s3cret")); // true false
+ * ```
+ */
+export function secretMatches(given: string | null, secret: string): boolean {
   if (given === null) return false;
   const a = new TextEncoder().encode(given);
   const b = new TextEncoder().encode(secret);

@@ -12,7 +12,9 @@
 import { writeFileAtomic } from "../fs/atomic_write.ts";
 
 /** The request header that carries the cluster secret: the one the Raft transport uses. */
-export { SECRET_HEADER } from "@strom/raft/http_transport_handler";
+// One header name and one constant-time comparison for every internal
+// listener: the Raft transport's, so the broker cannot drift from it.
+export { SECRET_HEADER, secretMatches as secretsEqual } from "@strom/raft/http_transport_handler";
 
 /** Shortest secret accepted, in characters (128 bits as hex is 32). */
 export const SECRET_CHARS_MIN = 32;
@@ -56,13 +58,4 @@ export async function readSecretFile(path: string): Promise<string> {
     );
   }
   return secret;
-}
-
-/** Compares two strings in time that does not depend on where they differ. */
-export function secretsEqual(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
 }
