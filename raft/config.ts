@@ -37,6 +37,13 @@ export interface RaftConfig {
   readonly maxCommittedSizePerReadyBytes?: number;
   /** Most ReadIndex requests waiting for confirmation on a leader. Default 4096. */
   readonly maxPendingReadIndexRequests?: number;
+  /**
+   * Most messages queued for sending between two `Ready` calls. Past it new
+   * messages are dropped (and counted in `status().droppedMessages`): Raft
+   * already tolerates lost messages, and a driver that stops draining must
+   * not grow memory without bound. Default 65536.
+   */
+  readonly maxPendingMessages?: number;
   /** A follower forwards proposals to a known leader instead of refusing them. Default false. */
   readonly forwardProposals?: boolean;
   /** The index the application has already applied (on restart). Default: the snapshot's index. */
@@ -73,6 +80,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     maxSnapshotBytes: config.maxSnapshotBytes ?? 1024 * MIB,
     maxCommittedSizePerReadyBytes: config.maxCommittedSizePerReadyBytes ?? 16 * MIB,
     maxPendingReadIndexRequests: config.maxPendingReadIndexRequests ?? 4096,
+    maxPendingMessages: config.maxPendingMessages ?? 65_536,
     forwardProposals: config.forwardProposals ?? false,
     applied: config.applied ?? 0,
   };
@@ -87,6 +95,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     "maxSnapshotBytes",
     "maxCommittedSizePerReadyBytes",
     "maxPendingReadIndexRequests",
+    "maxPendingMessages",
   ] as const;
   for (const key of positive) {
     const v = c[key];

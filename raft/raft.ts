@@ -122,6 +122,8 @@ export class Raft {
   readStates: ReadState[] = [];
   msgs: Message[] = [];
   msgsAfterPersist: Message[] = [];
+  /** Messages dropped because the outgoing queues were at `maxPendingMessages`. */
+  droppedMessages = 0;
   incoming: IncomingSnapshot | undefined;
 
   constructor(cfg: ResolvedRaftConfig, storage: RaftStorage) {
@@ -157,6 +159,10 @@ export class Raft {
   }
 
   send(m: Outgoing, afterPersist = false): void {
+    if (this.msgs.length + this.msgsAfterPersist.length >= this.cfg.maxPendingMessages) {
+      this.droppedMessages++;
+      return;
+    }
     const full = { ...m, from: this.id, term: m.term ?? this.term } as Message;
     (afterPersist ? this.msgsAfterPersist : this.msgs).push(full);
   }

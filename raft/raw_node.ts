@@ -79,6 +79,8 @@ export interface RaftStatus {
   readonly lastIndex: number;
   /** Leader only: per member, how far its log matches and how the leader paces it. */
   readonly progress: ReadonlyMap<NodeId, { match: number; next: number; state: string }>;
+  /** Outgoing messages dropped since start because the driver did not drain them in time. */
+  readonly droppedMessages: number;
 }
 
 interface Outstanding {
@@ -295,6 +297,7 @@ export class RawNode {
       firstIndex: r.log.firstIndex(),
       lastIndex: r.log.lastIndex(),
       progress,
+      droppedMessages: r.droppedMessages,
     };
   }
 

@@ -175,3 +175,23 @@ Deno.test("a leader that loses its quorum steps down after an election timeout",
   for (let i = 0; i < 10; i++) node.tick();
   ok(node.role !== "leader");
 });
+
+Deno.test("outgoing messages past maxPendingMessages are dropped and counted, not queued", () => {
+  const storage = new MemoryStorage({ config: voters3 });
+  const node = new RawNode({ id: 1, random: createPrng(3), maxPendingMessages: 3 }, storage);
+  // Ticking past the election timeout without draining Ready: the campaign
+  // sends a (pre-)vote to each of the two peers, then every further timeout
+  // campaigns again; only 3 messages may wait.
+  for (let i = 0; i < 200; i++) node.tick();
+  const rd = node.ready();
+  ok(rd.messages.length + rd.messagesAfterPersist.length <= 3);
+  ok(node.status().droppedMessages > 0, "the overflow was counted");
+  node.advance();
+});
+
+Deno.test("a negative or zero maxPendingMessages is an invalid config", () => {
+  throws(
+    () => resolveRaftConfig({ id: 1, random: createPrng(1), maxPendingMessages: 0 }),
+    (e: unknown) => e instanceof RaftError && e.code === "INVALID_CONFIG",
+  );
+});
