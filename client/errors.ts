@@ -63,6 +63,23 @@ export const ERROR_CODES = {
   KAFKA_STORAGE_ERROR: { httpStatus: 500, retriable: true },
   SHUTTING_DOWN: { httpStatus: 503, retriable: true },
   NETWORK_EXCEPTION: { httpStatus: 502, retriable: true },
+  // Consumer groups (KIP-848): the member rejoins or the caller changes the request.
+  NOT_COORDINATOR: { httpStatus: 421, retriable: true },
+  COORDINATOR_NOT_AVAILABLE: { httpStatus: 503, retriable: true },
+  COORDINATOR_LOAD_IN_PROGRESS: { httpStatus: 503, retriable: true },
+  INVALID_GROUP_ID: { httpStatus: 400, retriable: false },
+  GROUP_ID_NOT_FOUND: { httpStatus: 404, retriable: false },
+  NON_EMPTY_GROUP: { httpStatus: 409, retriable: false },
+  UNKNOWN_MEMBER_ID: { httpStatus: 404, retriable: false },
+  FENCED_MEMBER_EPOCH: { httpStatus: 409, retriable: false },
+  STALE_MEMBER_EPOCH: { httpStatus: 409, retriable: false },
+  GROUP_MAX_SIZE_REACHED: { httpStatus: 409, retriable: false },
+  UNSUPPORTED_ASSIGNOR: { httpStatus: 400, retriable: false },
+  INVALID_REGULAR_EXPRESSION: { httpStatus: 400, retriable: false },
+  INVALID_COMMIT_OFFSET_SIZE: { httpStatus: 400, retriable: false },
+  OFFSET_METADATA_TOO_LARGE: { httpStatus: 400, retriable: false },
+  // No Kafka equivalent: one coordinator partition holds its maximum of groups.
+  TOO_MANY_GROUPS: { httpStatus: 503, retriable: false },
   UNKNOWN_SERVER_ERROR: { httpStatus: 500, retriable: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
