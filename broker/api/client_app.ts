@@ -10,6 +10,8 @@ import { Hono } from "hono";
 import type { Logger } from "../log.ts";
 import { notFoundResponse, responseForThrown } from "./error_response.ts";
 import { readJsonBody } from "./json_body.ts";
+import { mountDataRoutes } from "./data_routes.ts";
+import type { DataRouteDeps } from "./data_routes.ts";
 
 /** Topic administration, as the routes need it (implemented by AdminService). */
 export interface AdminApi {
@@ -30,6 +32,8 @@ export interface ClientApiNode {
   /** Whether the node serves traffic; `reasons` says what it waits for when not. */
   readiness(): { ready: boolean; reasons: readonly string[] };
   readonly admin: AdminApi;
+  /** The data path (produce, fetch, offsets, producer ids); its routes are absent without it. */
+  readonly data?: DataRouteDeps;
 }
 
 /** Builds the client API. Test it with `app.request()`; serve it with `Deno.serve`. */
@@ -67,6 +71,8 @@ export function createClientApp(node: ClientApiNode, logger: Logger): Hono {
     async (c) =>
       c.json(await admin.alterConfigs(c.req.param("topic"), await readJsonBody(c.req.raw))),
   );
+
+  if (node.data) mountDataRoutes(app, node.data);
 
   app.notFound((c) => notFoundResponse(c.req.method, c.req.path));
   app.onError((err, c) => responseForThrown(err, logger, `${c.req.method} ${c.req.path}`));
