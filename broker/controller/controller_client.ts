@@ -46,9 +46,22 @@ export class ControllerClient {
       try {
         return await this.#once<R>(op, body, Math.max(1, deadline - Date.now()));
       } catch (e) {
+        // Only errors that mean "not executed" are retried; a timeout may
+        // have executed, and a retried create would then fail confusingly.
         const retriable = e instanceof StromError &&
           (e.code === "NOT_CONTROLLER" || e.code === "NETWORK_EXCEPTION");
-        if (!retriable || Date.now() + RETRY_BACKOFF_MS >= deadline) throw e;
+        if (!retriable) throw e;
+        if (Date.now() + RETRY_BACKOFF_MS >= deadline) {
+          // Say what the whole call waited for, not the last attempt's sliver.
+          throw new StromError(
+            "REQUEST_TIMED_OUT",
+            `the controller did not complete "${op}" within ${timeoutMs} ms (${
+              attempt + 1
+            } attempts; last: ${
+              (e as Error).message
+            }); check that a majority of controllers is up (GET /v1/cluster)`,
+          );
+        }
       }
       attempt++;
       await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * attempt, 500)));

@@ -16,7 +16,7 @@
  */
 
 import { StromError } from "@strom/client";
-import { createPrng, RawNode } from "@strom/raft";
+import { createPrng, RaftError, RawNode } from "@strom/raft";
 import type { Entry, Message, RaftStatus, Ready, Snapshot } from "@strom/raft";
 import { FileStorage } from "@strom/raft/file_storage";
 import { HttpTransport } from "@strom/raft/http_transport";
@@ -24,7 +24,12 @@ import { createRaftHandler } from "@strom/raft/http_transport_handler";
 import type { VoterConfig } from "../config/node_config.ts";
 import type { Logger } from "../log.ts";
 import type { MetadataImage } from "./image.ts";
-import { decodeImageSnapshot, EMPTY_IMAGE, encodeImageSnapshot, replay } from "./image.ts";
+import {
+  decodeImageSnapshot,
+  EMPTY_IMAGE,
+  encodeImageSnapshot,
+  replay,
+} from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import { decodeRecords, encodeRecords } from "./records.ts";
 
@@ -50,6 +55,12 @@ export const SNAPSHOT_EVERY_ENTRIES_DEFAULT = 5_000;
 export const PENDING_PROPOSALS_MAX = 10_000;
 /** Most callers waiting for an offset to apply. */
 export const OFFSET_WAITERS_MAX = 10_000;
+/**
+ * Largest metadata entry (one controller decision, e.g. creating a topic's
+ * partitions). A 10,000-partition topic takes about 1.7 MB; Raft's default of
+ * 1 MiB per entry would refuse it.
+ */
+export const METADATA_ENTRY_BYTES_MAX = 16 * 1024 * 1024;
 
 interface PendingProposal {
   readonly term: number;
@@ -61,7 +72,12 @@ interface PendingProposal {
 export type ImageListener = (image: MetadataImage) => void;
 /** Called when this node's Raft role or known leader changes. */
 export type LeadershipListener = (
-  state: { leaderId: number; isLeader: boolean; term: number; firstIndexOfTerm: number },
+  state: {
+    leaderId: number;
+    isLeader: boolean;
+    term: number;
+    firstIndexOfTerm: number;
+  },
 ) => void;
 
 /** The Raft-replicated metadata log of one node, and its image. */
@@ -88,7 +104,8 @@ export class MetadataQuorum {
     image: MetadataImage,
   ) {
     this.#image = image;
-    this.#snapshotEvery = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    this.#snapshotEvery = options.snapshotEveryEntries ??
+      SNAPSHOT_EVERY_ENTRIES_DEFAULT;
     this.handleRaftRequest = createRaftHandler({
       secret: options.secret,
       selfId: options.nodeId,
@@ -110,20 +127,32 @@ export class MetadataQuorum {
         }),
     });
     const snapshot = storage.snapshot();
-    const image = snapshot.meta.index > 0 ? decodeImageSnapshot(snapshot.data) : EMPTY_IMAGE;
+    const image = snapshot.meta.index > 0
+      ? decodeImageSnapshot(snapshot.data)
+      : EMPTY_IMAGE;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     const node = new RawNode({
       id: options.nodeId,
       random: createPrng(seed),
-      electionTimeoutTicks: Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs)),
+      electionTimeoutTicks: Math.max(
+        3,
+        Math.round(options.electionTimeoutMs / options.tickMs),
+      ),
       heartbeatTicks: 1,
       preVote: true,
       checkQuorum: true,
+      maxSizePerMsgBytes: METADATA_ENTRY_BYTES_MAX,
       applied: snapshot.meta.index,
     }, storage);
     const peers: Record<number, string> = {};
-    for (const v of options.voters) if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
-    const transport = new HttpTransport({ selfId: options.nodeId, peers, secret: options.secret });
+    for (const v of options.voters) {
+      if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
+    }
+    const transport = new HttpTransport({
+      selfId: options.nodeId,
+      peers,
+      secret: options.secret,
+    });
     return new MetadataQuorum(options, storage, node, transport, image);
   }
 
@@ -183,11 +212,25 @@ export class MetadataQuorum {
     try {
       result = this.node.propose(encodeRecords(records));
     } catch (e) {
+      if (e instanceof RaftError && e.code === "MESSAGE_TOO_LARGE") {
+        // Not retriable: the same request would be refused again.
+        return Promise.reject(
+          new StromError(
+            "INVALID_REQUEST",
+            `the change needs a metadata entry larger than ${METADATA_ENTRY_BYTES_MAX} bytes (${e.message}); split it into smaller requests (e.g. create fewer partitions at once, then add partitions)`,
+          ),
+        );
+      }
       return Promise.reject(
-        new StromError("NOT_CONTROLLER", `metadata proposal refused: ${(e as Error).message}`),
+        new StromError(
+          "NOT_CONTROLLER",
+          `metadata proposal refused: ${(e as Error).message}`,
+        ),
       );
     }
-    if (result.status !== "appended") return Promise.reject(this.notControllerError());
+    if (result.status !== "appended") {
+      return Promise.reject(this.notControllerError());
+    }
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.#pending.set(result.index, { term: result.term, resolve, reject });
     this.#schedule();
@@ -199,7 +242,10 @@ export class MetadataQuorum {
     if (this.#image.offset >= offset) return Promise.resolve();
     if (this.#offsetWaiters.size >= OFFSET_WAITERS_MAX) {
       return Promise.reject(
-        new StromError("REQUEST_TIMED_OUT", "too many requests wait for metadata"),
+        new StromError(
+          "REQUEST_TIMED_OUT",
+          "too many requests wait for metadata",
+        ),
       );
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -281,13 +327,18 @@ export class MetadataQuorum {
     try {
       do {
         this.#again = false;
-        while (!this.#closed && this.node.hasReady()) await this.#handle(this.node.ready());
+        while (!this.#closed && this.node.hasReady()) {
+          await this.#handle(this.node.ready());
+        }
       } while (this.#again && !this.#closed);
     } catch (e) {
       // A failed fsync leaves durability unknown: stopping is the only safe answer.
-      this.options.logger.error("metadata quorum driver failed; the node must stop", {
-        error: (e as Error).stack ?? String(e),
-      });
+      this.options.logger.error(
+        "metadata quorum driver failed; the node must stop",
+        {
+          error: (e as Error).stack ?? String(e),
+        },
+      );
       this.#closed = true;
       clearInterval(this.#tickTimer);
       queueMicrotask(() => Deno.exit(70));
@@ -336,7 +387,9 @@ export class MetadataQuorum {
     let image = this.#image;
     for (const e of entries) {
       if (e.index <= image.offset) continue;
-      const records = e.kind === "normal" && e.data.length > 0 ? decodeRecords(e.data) : [];
+      const records = e.kind === "normal" && e.data.length > 0
+        ? decodeRecords(e.data)
+        : [];
       image = replay(image, records, e.index);
       const pending = this.#pending.get(e.index);
       if (pending) {
@@ -382,6 +435,8 @@ export class MetadataQuorum {
       data: encodeImageSnapshot(image),
     });
     this.#sinceSnapshot = 0;
-    this.options.logger.info("metadata snapshot taken; log compacted", { offset: image.offset });
+    this.options.logger.info("metadata snapshot taken; log compacted", {
+      offset: image.offset,
+    });
   }
 }
