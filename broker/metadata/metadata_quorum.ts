@@ -24,12 +24,7 @@ import { createRaftHandler } from "@strom/raft/http_transport_handler";
 import type { VoterConfig } from "../config/node_config.ts";
 import type { Logger } from "../log.ts";
 import type { MetadataImage } from "./image.ts";
-import {
-  decodeImageSnapshot,
-  EMPTY_IMAGE,
-  encodeImageSnapshot,
-  replay,
-} from "./image.ts";
+import { decodeImageSnapshot, EMPTY_IMAGE, encodeImageSnapshot, replay } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import { decodeRecords, encodeRecords } from "./records.ts";
 
@@ -72,12 +67,7 @@ interface PendingProposal {
 export type ImageListener = (image: MetadataImage) => void;
 /** Called when this node's Raft role or known leader changes. */
 export type LeadershipListener = (
-  state: {
-    leaderId: number;
-    isLeader: boolean;
-    term: number;
-    firstIndexOfTerm: number;
-  },
+  state: { leaderId: number; isLeader: boolean; term: number; firstIndexOfTerm: number },
 ) => void;
 
 /** The Raft-replicated metadata log of one node, and its image. */
@@ -104,8 +94,7 @@ export class MetadataQuorum {
     image: MetadataImage,
   ) {
     this.#image = image;
-    this.#snapshotEvery = options.snapshotEveryEntries ??
-      SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    this.#snapshotEvery = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
     this.handleRaftRequest = createRaftHandler({
       secret: options.secret,
       selfId: options.nodeId,
@@ -127,17 +116,12 @@ export class MetadataQuorum {
         }),
     });
     const snapshot = storage.snapshot();
-    const image = snapshot.meta.index > 0
-      ? decodeImageSnapshot(snapshot.data)
-      : EMPTY_IMAGE;
+    const image = snapshot.meta.index > 0 ? decodeImageSnapshot(snapshot.data) : EMPTY_IMAGE;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     const node = new RawNode({
       id: options.nodeId,
       random: createPrng(seed),
-      electionTimeoutTicks: Math.max(
-        3,
-        Math.round(options.electionTimeoutMs / options.tickMs),
-      ),
+      electionTimeoutTicks: Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs)),
       heartbeatTicks: 1,
       preVote: true,
       checkQuorum: true,
@@ -145,14 +129,8 @@ export class MetadataQuorum {
       applied: snapshot.meta.index,
     }, storage);
     const peers: Record<number, string> = {};
-    for (const v of options.voters) {
-      if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
-    }
-    const transport = new HttpTransport({
-      selfId: options.nodeId,
-      peers,
-      secret: options.secret,
-    });
+    for (const v of options.voters) if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
+    const transport = new HttpTransport({ selfId: options.nodeId, peers, secret: options.secret });
     return new MetadataQuorum(options, storage, node, transport, image);
   }
 
@@ -222,15 +200,10 @@ export class MetadataQuorum {
         );
       }
       return Promise.reject(
-        new StromError(
-          "NOT_CONTROLLER",
-          `metadata proposal refused: ${(e as Error).message}`,
-        ),
+        new StromError("NOT_CONTROLLER", `metadata proposal refused: ${(e as Error).message}`),
       );
     }
-    if (result.status !== "appended") {
-      return Promise.reject(this.notControllerError());
-    }
+    if (result.status !== "appended") return Promise.reject(this.notControllerError());
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.#pending.set(result.index, { term: result.term, resolve, reject });
     this.#schedule();
@@ -242,10 +215,7 @@ export class MetadataQuorum {
     if (this.#image.offset >= offset) return Promise.resolve();
     if (this.#offsetWaiters.size >= OFFSET_WAITERS_MAX) {
       return Promise.reject(
-        new StromError(
-          "REQUEST_TIMED_OUT",
-          "too many requests wait for metadata",
-        ),
+        new StromError("REQUEST_TIMED_OUT", "too many requests wait for metadata"),
       );
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -327,18 +297,13 @@ export class MetadataQuorum {
     try {
       do {
         this.#again = false;
-        while (!this.#closed && this.node.hasReady()) {
-          await this.#handle(this.node.ready());
-        }
+        while (!this.#closed && this.node.hasReady()) await this.#handle(this.node.ready());
       } while (this.#again && !this.#closed);
     } catch (e) {
       // A failed fsync leaves durability unknown: stopping is the only safe answer.
-      this.options.logger.error(
-        "metadata quorum driver failed; the node must stop",
-        {
-          error: (e as Error).stack ?? String(e),
-        },
-      );
+      this.options.logger.error("metadata quorum driver failed; the node must stop", {
+        error: (e as Error).stack ?? String(e),
+      });
       this.#closed = true;
       clearInterval(this.#tickTimer);
       queueMicrotask(() => Deno.exit(70));
@@ -387,9 +352,7 @@ export class MetadataQuorum {
     let image = this.#image;
     for (const e of entries) {
       if (e.index <= image.offset) continue;
-      const records = e.kind === "normal" && e.data.length > 0
-        ? decodeRecords(e.data)
-        : [];
+      const records = e.kind === "normal" && e.data.length > 0 ? decodeRecords(e.data) : [];
       image = replay(image, records, e.index);
       const pending = this.#pending.get(e.index);
       if (pending) {
@@ -435,8 +398,6 @@ export class MetadataQuorum {
       data: encodeImageSnapshot(image),
     });
     this.#sinceSnapshot = 0;
-    this.options.logger.info("metadata snapshot taken; log compacted", {
-      offset: image.offset,
-    });
+    this.options.logger.info("metadata snapshot taken; log compacted", { offset: image.offset });
   }
 }
