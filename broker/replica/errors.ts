@@ -63,7 +63,8 @@ export function produceTimedOut(partition: PartitionLabel, lastOffset: number): 
     "REQUEST_TIMED_OUT",
     `acks=all for ${partition} up to offset ${lastOffset} timed out before all in-sync replicas had it; ` +
       `the records may or may not be committed (retry with an idempotent producer to avoid duplicates)`,
-    { details: { lastOffset } },
+    // The contract (broker/api/README.md) states the outcome explicitly.
+    { details: { lastOffset, outcome: "unknown" } },
   );
 }
 

@@ -1,0 +1,68 @@
+/**
+ * Limits and defaults of the replica manager (the shell around the replica
+ * cores), in one place (STYLE 8). Every queue, waiter set and batch of work
+ * has a named maximum here, checked where items are added.
+ *
+ * @module
+ */
+
+/**
+ * Default `replica.lag.time.max.ms` of the broker. Kafka's is 30,000 ms (10,000
+ * before 2.5); the local cluster runs three processes on one machine where a
+ * follower long-polls every {@link REPLICA_FETCH_WAIT_MS} ms, so 5,000 ms is
+ * ten missed fetch rounds: long enough to ride out a GC pause or a slow
+ * fsync, short enough that acks=all writes stall at most ~5 s when a follower
+ * hangs.
+ */
+export const REPLICA_LAG_TIME_MS_MAX_DEFAULT = 5_000;
+
+/** Most partition replicas one broker hosts; more are refused (logged) instead of opened. */
+export const REPLICAS_PER_BROKER_MAX = 10_000;
+
+/** Logs opened at once during reconciliation (start-up recovery scans CRCs; keep the loop live). */
+export const LOG_OPENS_CONCURRENT_MAX = 4;
+
+/** Segments with open files across all logs of the broker (one shared segment cache). */
+export const OPEN_SEGMENT_FILES_MAX = 256;
+
+/** Operations (appends, follower writes, role changes) queued per partition. */
+export const PARTITION_QUEUE_MAX = 1_000;
+
+/** How long a follower fetch long-polls on the leader. */
+export const REPLICA_FETCH_WAIT_MS = 500;
+
+/** Partitions in one follower fetch request (more are fetched in the next round). */
+export const REPLICA_FETCH_PARTITIONS_MAX = 1_000;
+
+/** Bytes of batches one partition contributes to a follower fetch (first batch always whole). */
+export const REPLICA_FETCH_PARTITION_BYTES_MAX = 1024 * 1024;
+
+/** Bytes of batches in one follower fetch response. */
+export const REPLICA_FETCH_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Follower fetch requests the leader lets long-poll at once; past it they answer at once. */
+export const REPLICA_FETCH_WAITERS_MAX = 1_000;
+
+/** Pause after a failed follower fetch (transport error or retriable partition error). */
+export const REPLICA_FETCH_BACKOFF_MS = 100;
+
+/** Deadline of a follower fetch over the network, beyond its long-poll wait. */
+export const REPLICA_FETCH_TIMEOUT_MARGIN_MS = 2_000;
+
+/** Period of the manager's tick: ISR lag checks, purgatory deadlines, AlterPartition retries. */
+export const REPLICA_TICK_MS = 50;
+
+/** How often high watermarks (and producer state snapshots) are checkpointed (Kafka: 5 s). */
+export const HW_CHECKPOINT_INTERVAL_MS = 5_000;
+
+/** Deadline of one AlterPartition call to the controller. */
+export const ALTER_PARTITION_TIMEOUT_MS = 5_000;
+
+/** Bytes read at a time when checksumming or replaying a log. */
+export const LOG_SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/** Name of the high watermark checkpoint file in the data directory (Kafka's name). */
+export const HW_CHECKPOINT_FILE = "replication-offset-checkpoint";
+
+/** Name of the producer state snapshot in a partition directory. */
+export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";

@@ -1,0 +1,558 @@
+/**
+ * The replica manager of a broker (Kafka's `ReplicaManager`): it turns the
+ * metadata image into local partition replicas — opening (or creating) a
+ * log under `<dataDir>/<topic>-<partition>` for every partition this broker
+ * replicates, making it leader or follower by the image's leader and leader
+ * epoch, and closing and deleting replicas whose topic was deleted or that
+ * moved away — and implements the {@link DataPlane} the client routes call.
+ *
+ * Moving parts, all owned here: one {@link ReplicaFetcher} per leader broker
+ * this broker follows; the leader side of follower fetches
+ * ({@link ReplicaManager.handleReplicaFetch}, served on the internal
+ * listener); a tick for ISR lag checks and purgatory deadlines; and a
+ * periodic high watermark checkpoint plus producer state snapshots.
+ *
+ * Reconciliation runs one image at a time, always the newest: images are
+ * cumulative, so skipping an intermediate one loses nothing, and each
+ * replica ignores leader epochs older than its own.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+import type { LeaderHint } from "@strom/client";
+import type {
+  DataPlane,
+  FetchRequest,
+  FetchResult,
+  ListOffsetResult,
+  OffsetSpec,
+  ProduceRequest,
+  ProduceResult,
+} from "../api/data_plane.ts";
+import type { Logger } from "../log.ts";
+import type { MetadataImage, PartitionState } from "../metadata/image.ts";
+import { topicByName } from "../metadata/image.ts";
+import { effectiveTopicConfig } from "../metadata/topic_configs.ts";
+import { FETCH_WAIT_MS_MAX } from "../replica/config.ts";
+import type { Disk } from "../storage/disk.ts";
+import { joinPath } from "../storage/disk.ts";
+import { PartitionLog } from "../storage/partition_log.ts";
+import { RealDisk } from "../storage/real_disk.ts";
+import { SegmentCache } from "../storage/segment_cache.ts";
+import { validateProduceBatches } from "./batch_validation.ts";
+import {
+  HW_CHECKPOINT_INTERVAL_MS,
+  LOG_OPENS_CONCURRENT_MAX,
+  OPEN_SEGMENT_FILES_MAX,
+  REPLICA_FETCH_PARTITION_BYTES_MAX,
+  REPLICA_FETCH_RESPONSE_BYTES_MAX,
+  REPLICA_FETCH_WAIT_MS,
+  REPLICA_FETCH_WAITERS_MAX,
+  REPLICA_LAG_TIME_MS_MAX_DEFAULT,
+  REPLICA_TICK_MS,
+  REPLICAS_PER_BROKER_MAX,
+} from "./config.ts";
+import type {
+  ReplicaFetchPartitionResult,
+  ReplicaFetchRequest,
+  ReplicaFetchResponse,
+} from "./fetch_wire.ts";
+import { partitionKey, readHighWatermarks, writeHighWatermarks } from "./hw_checkpoint.ts";
+import { PartitionReplica } from "./partition_replica.ts";
+import type { ReplicaContext } from "./partition_replica.ts";
+import { ReplicaFetcher } from "./replica_fetcher.ts";
+import type { ReplicaFetchTransport } from "./replica_fetcher.ts";
+import { logConfigForTopic } from "./topic_log_config.ts";
+
+/** An ISR change for the controller's "alter-partition" operation (broker id and epoch added by the sender). */
+export interface AlterPartitionRequest {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly isr: readonly number[];
+}
+
+/** Options of {@link ReplicaManager}. */
+export interface ReplicaManagerOptions {
+  readonly localBrokerId: number;
+  /** Partition directories go here, as `<topic>-<partition>`. */
+  readonly dataDir: string;
+  readonly logger: Logger;
+  /** Sends follower fetches to a leader broker. */
+  readonly transport: ReplicaFetchTransport;
+  /** Sends an ISR change to the active controller; resolves with the committed state. */
+  readonly alterPartition: (request: AlterPartitionRequest) => Promise<PartitionState>;
+  /** Defaults to the real file system. */
+  readonly disk?: Disk;
+  /** Wall clock in ms (injected for tests). */
+  readonly clock?: () => number;
+  /** `replica.lag.time.max.ms`; default {@link REPLICA_LAG_TIME_MS_MAX_DEFAULT}. */
+  readonly replicaLagTimeMaxMs?: number;
+  /** Long-poll wait of follower fetches; default {@link REPLICA_FETCH_WAIT_MS}. */
+  readonly fetchWaitMs?: number;
+  /** Tick period; 0 disables the timer (tests call {@link ReplicaManager.tick}). */
+  readonly tickMs?: number;
+  /** HW checkpoint period; 0 disables the timer. */
+  readonly hwCheckpointIntervalMs?: number;
+}
+
+interface Desired {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  readonly state: PartitionState;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** The broker's replicas; see the module doc. */
+export class ReplicaManager implements DataPlane {
+  readonly localBrokerId: number;
+  readonly #options: ReplicaManagerOptions;
+  readonly #disk: Disk;
+  readonly #clock: () => number;
+  readonly #segmentCache = new SegmentCache(OPEN_SEGMENT_FILES_MAX);
+  readonly #replicas = new Map<string, PartitionReplica>();
+  /** What was last applied to each replica, to skip unchanged partitions. */
+  readonly #applied = new Map<string, { state: PartitionState; configs: object }>();
+  readonly #fetchers = new Map<number, ReplicaFetcher>();
+  readonly #ctx: ReplicaContext;
+  #image: MetadataImage | undefined;
+  #reconciledOffset = -1;
+  #reconciling: Promise<void> | undefined;
+  #checkpointed = new Map<string, number>();
+  #started = false;
+  #stopped = false;
+  #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  #fetchWaiters = 0;
+
+  constructor(options: ReplicaManagerOptions) {
+    this.#options = options;
+    this.localBrokerId = options.localBrokerId;
+    this.#disk = options.disk ?? new RealDisk();
+    this.#clock = options.clock ?? Date.now;
+    this.#ctx = {
+      localBrokerId: options.localBrokerId,
+      clock: this.#clock,
+      logger: options.logger,
+      replicaLagTimeMaxMs: options.replicaLagTimeMaxMs ?? REPLICA_LAG_TIME_MS_MAX_DEFAULT,
+      alterPartition: (replica, intent) =>
+        options.alterPartition({
+          topicId: replica.topicId,
+          partition: replica.partition,
+          leaderEpoch: intent.leaderEpoch,
+          partitionEpoch: intent.partitionEpoch,
+          isr: intent.isr,
+        }),
+      leaderHint: (topic, partition) => this.#leaderHint(topic, partition),
+    };
+  }
+
+  /** Reads the HW checkpoint and starts the timers. Call before the first image. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#disk.mkdirp(this.#options.dataDir);
+    const { highWatermarks, problem } = await readHighWatermarks(this.#disk, this.#options.dataDir);
+    if (problem) {
+      this.#options.logger.warn("HW checkpoint unreadable; high watermarks restart at 0", {
+        problem,
+      });
+    }
+    this.#checkpointed = new Map(highWatermarks);
+    const tickMs = this.#options.tickMs ?? REPLICA_TICK_MS;
+    if (tickMs > 0) this.#tickTimer = setInterval(() => this.tick(), tickMs);
+    const checkpointMs = this.#options.hwCheckpointIntervalMs ?? HW_CHECKPOINT_INTERVAL_MS;
+    if (checkpointMs > 0) {
+      this.#checkpointTimer = setInterval(() => {
+        this.checkpoint().catch((e) =>
+          this.#options.logger.warn("HW checkpoint failed", { error: (e as Error).message })
+        );
+      }, checkpointMs);
+    }
+  }
+
+  /**
+   * Takes a new metadata image; resolves once the replicas reflect it (or a
+   * newer one). Safe to call from `MetadataQuorum.onImage` without awaiting.
+   */
+  applyImage(image: MetadataImage): Promise<void> {
+    if (this.#image === undefined || image.offset >= this.#image.offset) this.#image = image;
+    this.#reconciling ??= this.#reconcileLoop().finally(() => {
+      this.#reconciling = undefined;
+    });
+    return this.#reconciling;
+  }
+
+  /** The local replica of a partition, if open. */
+  replica(topic: string, partition: number): PartitionReplica | undefined {
+    return this.#replicas.get(partitionKey(topic, partition));
+  }
+
+  /** Open local replicas. */
+  get replicas(): readonly PartitionReplica[] {
+    return [...this.#replicas.values()];
+  }
+
+  /** ISR lag checks and purgatory deadlines; the timer calls it every `tickMs`. */
+  tick(): void {
+    const now = this.#clock();
+    for (const r of this.#replicas.values()) r.tick(now);
+  }
+
+  /** Writes the HW checkpoint and producer state snapshots. */
+  async checkpoint(): Promise<void> {
+    for (const r of this.#replicas.values()) {
+      this.#checkpointed.set(r.label, r.highWatermark);
+    }
+    const entries = [...this.#checkpointed].map(([key, highWatermark]) => {
+      const cut = key.lastIndexOf("-");
+      return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), highWatermark };
+    });
+    await writeHighWatermarks(this.#disk, this.#options.dataDir, entries);
+    await Promise.all(
+      [...this.#replicas.values()].map((r) =>
+        r.snapshotProducerState().catch((e) =>
+          this.#options.logger.warn("producer state snapshot failed", {
+            partition: r.label,
+            error: (e as Error).message,
+          })
+        )
+      ),
+    );
+  }
+
+  /**
+   * Stops replication: fetchers stop, leaders resign (waiting requests
+   * fail with NOT_LEADER_OR_FOLLOWER), logs are flushed and closed, and the
+   * HW checkpoint is written.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#tickTimer);
+    clearInterval(this.#checkpointTimer);
+    await this.#reconciling?.catch(() => {});
+    await Promise.all([...this.#fetchers.values()].map((f) => f.stop()));
+    this.#fetchers.clear();
+    await Promise.all([...this.#replicas.values()].map((r) => r.close("the broker is stopping")));
+    try {
+      await this.checkpoint();
+    } catch (e) {
+      this.#options.logger.warn("final HW checkpoint failed", { error: (e as Error).message });
+    }
+  }
+
+  // ---- DataPlane ------------------------------------------------------------
+
+  async produce(request: ProduceRequest): Promise<ProduceResult> {
+    const replica = this.#leaderReplica(request.topic, request.partition);
+    const batches = validateProduceBatches(request.batches, {
+      maxMessageBytes: replica.log.config.maxMessageBytes,
+    });
+    return await replica.produce(batches, request.acks, request.timeoutMs);
+  }
+
+  async fetch(request: FetchRequest): Promise<FetchResult> {
+    return await this.#leaderReplica(request.topic, request.partition).fetch(request);
+  }
+
+  async listOffset(topic: string, partition: number, at: OffsetSpec): Promise<ListOffsetResult> {
+    return await this.#leaderReplica(topic, partition).listOffset(at);
+  }
+
+  async replicaDiagnostics(upTo: number): Promise<{ replicas: Record<string, unknown>[] }> {
+    const replicas = [...this.#replicas.values()].sort((a, b) =>
+      a.topic === b.topic ? a.partition - b.partition : (a.topic < b.topic ? -1 : 1)
+    );
+    return { replicas: await Promise.all(replicas.map((r) => r.diagnostics(upTo))) };
+  }
+
+  // ---- leader side of follower fetches ----------------------------------------
+
+  /**
+   * Answers a follower's fetch for all the partitions it follows from this
+   * broker: records their progress (moving HWs), long-polls up to
+   * `maxWaitMs` while none has news, then reads each from its fetch offset
+   * within the per-partition and per-response byte budgets.
+   */
+  async handleReplicaFetch(
+    request: ReplicaFetchRequest,
+    signal?: AbortSignal,
+  ): Promise<ReplicaFetchResponse> {
+    const accepted = request.partitions.map((p) => {
+      const replica = this.#replicas.get(partitionKey(p.topic, p.partition));
+      if (replica === undefined) {
+        const error = this.#absentError(p.topic, p.partition);
+        return { p, replica, decision: { kind: "error" as const, error }, ready: true };
+      }
+      return { p, replica, ...replica.acceptFollowerFetch(request.replicaId, p) };
+    });
+    const waitMs = Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX);
+    if (
+      waitMs > 0 && !accepted.some((a) => a.ready) && this.#fetchWaiters < REPLICA_FETCH_WAITERS_MAX
+    ) {
+      await this.#waitForNews(
+        accepted.map((a) => a.replica!),
+        () => accepted.some((a) => a.replica!.followerFetchReady(a.p)),
+        waitMs,
+        signal,
+      );
+    }
+    let budget = REPLICA_FETCH_RESPONSE_BYTES_MAX;
+    const partitions: ReplicaFetchPartitionResult[] = [];
+    for (const a of accepted) {
+      if (a.replica === undefined) {
+        partitions.push(errorResult(a.p.topic, a.p.partition, a.decision.error));
+        continue;
+      }
+      const maxBytes = Math.min(REPLICA_FETCH_PARTITION_BYTES_MAX, budget);
+      const result = await a.replica.readForFollower(a.p, a.decision, maxBytes);
+      budget -= result.batches.length;
+      partitions.push(result);
+    }
+    return { partitions };
+  }
+
+  #waitForNews(
+    replicas: readonly PartitionReplica[],
+    ready: () => boolean,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    this.#fetchWaiters++;
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        this.#fetchWaiters--;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        for (const u of unsubscribes) u();
+        resolve();
+      };
+      const unsubscribes = [...new Set(replicas)].map((r) =>
+        r.onChange(() => {
+          if (ready()) done();
+        })
+      );
+      const timer = setTimeout(done, waitMs);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  // ---- reconciliation -----------------------------------------------------------
+
+  async #reconcileLoop(): Promise<void> {
+    while (
+      !this.#stopped && this.#image !== undefined && this.#image.offset > this.#reconciledOffset
+    ) {
+      const image = this.#image;
+      try {
+        await this.#reconcile(image);
+      } catch (e) {
+        this.#options.logger.error("replica reconciliation failed", {
+          offset: image.offset,
+          error: (e as Error).message,
+        });
+      }
+      this.#reconciledOffset = image.offset;
+    }
+  }
+
+  async #reconcile(image: MetadataImage): Promise<void> {
+    const desired = new Map<string, Desired>();
+    for (const topic of image.topics.values()) {
+      topic.partitions.forEach((state, partition) => {
+        if (!state.replicas.includes(this.localBrokerId)) return;
+        desired.set(partitionKey(topic.name, partition), {
+          topic: topic.name,
+          topicId: topic.topicId,
+          partition,
+          state,
+          configs: topic.configs,
+        });
+      });
+    }
+    // Removed: topic deleted (or re-created under a new id), or this broker is no longer a replica.
+    for (const [key, replica] of this.#replicas) {
+      const want = desired.get(key);
+      if (want !== undefined && want.topicId === replica.topicId) continue;
+      this.#replicas.delete(key);
+      this.#applied.delete(key);
+      this.#checkpointed.delete(key);
+      await this.#removeReplica(replica);
+    }
+    await this.#openMissing([...desired].filter(([key]) => !this.#replicas.has(key)));
+    await Promise.all([...desired].map(async ([key, want]) => {
+      const replica = this.#replicas.get(key);
+      const last = this.#applied.get(key);
+      if (replica === undefined) return;
+      if (last?.state === want.state && last.configs === want.configs) return;
+      this.#applied.set(key, { state: want.state, configs: want.configs });
+      await replica.applyAssignment(want.state, effectiveTopicConfig(want.configs));
+    }));
+    await this.#syncFetchers();
+  }
+
+  /** Opens logs for new replicas, at most LOG_OPENS_CONCURRENT_MAX at a time. */
+  async #openMissing(missing: [string, Desired][]): Promise<void> {
+    const room = REPLICAS_PER_BROKER_MAX - this.#replicas.size;
+    if (missing.length > room) {
+      this.#options.logger.error("too many partition replicas for one broker; some stay closed", {
+        wanted: this.#replicas.size + missing.length,
+        max: REPLICAS_PER_BROKER_MAX,
+      });
+      missing = missing.slice(0, Math.max(0, room));
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < missing.length && !this.#stopped) {
+        const [key, want] = missing[next++];
+        try {
+          this.#replicas.set(key, await this.#openReplica(want));
+        } catch (e) {
+          this.#options.logger.error("cannot open partition replica", {
+            partition: key,
+            error: (e as Error).message,
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: LOG_OPENS_CONCURRENT_MAX }, worker));
+  }
+
+  async #openReplica(want: Desired): Promise<PartitionReplica> {
+    const key = partitionKey(want.topic, want.partition);
+    const log = await PartitionLog.open({
+      dir: this.#partitionDir(want.topic, want.partition),
+      config: logConfigForTopic(want.configs),
+      disk: this.#disk,
+      logger: this.#options.logger,
+      clock: this.#clock,
+      segmentCache: this.#segmentCache,
+    });
+    try {
+      return await PartitionReplica.open(this.#ctx, {
+        topic: want.topic,
+        topicId: want.topicId,
+        partition: want.partition,
+        log,
+        topicConfig: effectiveTopicConfig(want.configs),
+        checkpointedHighWatermark: this.#checkpointed.get(key) ?? 0,
+      });
+    } catch (e) {
+      await log.close();
+      throw e;
+    }
+  }
+
+  async #removeReplica(replica: PartitionReplica): Promise<void> {
+    this.#options.logger.info("removing partition replica", { partition: replica.label });
+    try {
+      await replica.close("the partition was deleted or moved away");
+      const dir = replica.log.dir;
+      for (const name of await this.#disk.list(dir)) await this.#disk.remove(joinPath(dir, name));
+      await this.#disk.remove(dir);
+    } catch (e) {
+      this.#options.logger.warn("removing a partition directory failed", {
+        partition: replica.label,
+        error: (e as Error).message,
+      });
+    }
+  }
+
+  async #syncFetchers(): Promise<void> {
+    const leaders = new Set<number>();
+    for (const r of this.#replicas.values()) {
+      const id = r.followedLeaderId;
+      if (id !== undefined) leaders.add(id);
+    }
+    for (const [id, fetcher] of this.#fetchers) {
+      if (leaders.has(id)) continue;
+      this.#fetchers.delete(id);
+      await fetcher.stop();
+    }
+    if (this.#stopped) return;
+    for (const id of leaders) {
+      let fetcher = this.#fetchers.get(id);
+      if (fetcher === undefined) {
+        fetcher = new ReplicaFetcher(id, {
+          localBrokerId: this.localBrokerId,
+          transport: this.#options.transport,
+          replicas: () => this.#replicas.values(),
+          fetchWaitMs: this.#options.fetchWaitMs ?? REPLICA_FETCH_WAIT_MS,
+          logger: this.#options.logger,
+        });
+        this.#fetchers.set(id, fetcher);
+        fetcher.start();
+      }
+      fetcher.wake();
+    }
+  }
+
+  #partitionDir(topic: string, partition: number): string {
+    return joinPath(this.#options.dataDir, `${topic}-${partition}`);
+  }
+
+  // ---- errors and hints -----------------------------------------------------------
+
+  /** The local replica if it leads; otherwise the right error (with a leader hint). */
+  #leaderReplica(topic: string, partition: number): PartitionReplica {
+    const replica = this.#replicas.get(partitionKey(topic, partition));
+    if (replica === undefined) throw this.#absentError(topic, partition);
+    if (!replica.isLeader) throw replica.notLeaderError();
+    return replica;
+  }
+
+  /** Why there is no local replica: unknown partition, another leader, or still opening. */
+  #absentError(topic: string, partition: number): StromError {
+    const image = this.#image;
+    const t = image === undefined ? undefined : topicByName(image, topic);
+    const state = t?.partitions[partition];
+    if (state === undefined) {
+      return new StromError(
+        "UNKNOWN_TOPIC_OR_PARTITION",
+        `this broker does not know partition ${partition} of topic "${topic}"`,
+      );
+    }
+    if (state.leader === this.localBrokerId) {
+      return new StromError(
+        "LEADER_NOT_AVAILABLE",
+        `${topic}-${partition} is led by this broker but its log is still opening; retry shortly`,
+      );
+    }
+    const hint = this.#leaderHint(topic, partition);
+    return new StromError(
+      "NOT_LEADER_OR_FOLLOWER",
+      `this broker is not the leader of ${topic}-${partition}` +
+        (hint ? `: broker ${hint.id} leads it` : `: no leader is known right now`) +
+        `; refresh metadata and retry`,
+      hint ? { leader: hint } : {},
+    );
+  }
+
+  #leaderHint(topic: string, partition: number): LeaderHint | undefined {
+    const image = this.#image;
+    if (image === undefined) return undefined;
+    const leader = topicByName(image, topic)?.partitions[partition]?.leader;
+    const broker = leader === undefined ? undefined : image.brokers.get(leader);
+    return broker ? { id: broker.id, url: broker.clientUrl } : undefined;
+  }
+}
+
+function errorResult(topic: string, partition: number, e: StromError): ReplicaFetchPartitionResult {
+  return {
+    topic,
+    partition,
+    kind: "error",
+    highWatermark: -1,
+    logStartOffset: -1,
+    error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) },
+    batches: new Uint8Array(0),
+  };
+}

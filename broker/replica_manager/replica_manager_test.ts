@@ -1,0 +1,258 @@
+import assert from "node:assert/strict";
+import { decodeRecordBatches } from "@strom/client";
+import type { StromError } from "@strom/client";
+import { makeImage, partitionState, TestCluster, textBatch, waitFor } from "./_test_cluster.ts";
+
+const TOPIC = "orders";
+
+function rf3Image(configs: Record<string, string> = {}, isr?: number[]) {
+  return makeImage(1, [1, 2, 3], [{
+    name: TOPIC,
+    configs: { "min.insync.replicas": "2", ...configs },
+    partitions: [partitionState([1, 2, 3], 1, 0, { isr })],
+  }]);
+}
+
+async function valuesOf(bytes: Uint8Array): Promise<string[]> {
+  const out: string[] = [];
+  for (const b of await decodeRecordBatches(bytes)) {
+    for (const r of b.records) out.push(new TextDecoder().decode(r.value!));
+  }
+  return out;
+}
+
+async function checksums(cluster: TestCluster, upTo = Number.MAX_SAFE_INTEGER) {
+  const out: { id: number; leo: number; hw: number; crc: number }[] = [];
+  for (const [id, m] of cluster.managers) {
+    const { replicas } = await m.replicaDiagnostics(upTo);
+    const r = replicas[0] as {
+      logEndOffset: number;
+      highWatermark: number;
+      checksum: { crc32c: number };
+    };
+    out.push({ id, leo: r.logEndOffset, hw: r.highWatermark, crc: r.checksum.crc32c });
+  }
+  return out;
+}
+
+Deno.test("reconciliation opens a leader and two followers, and acks=all completes once followers fetch", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    const [leader, f2, f3] = [1, 2, 3].map((id) => cluster.managers.get(id)!);
+    assert.equal(leader.replica(TOPIC, 0)?.role, "leader");
+    assert.equal(f2.replica(TOPIC, 0)?.role, "follower");
+    assert.equal(f3.replica(TOPIC, 0)?.role, "follower");
+    const result = await leader.produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["a", "b", "c"]),
+      acks: "all",
+      timeoutMs: 5_000,
+    });
+    assert.deepEqual(
+      { base: result.baseOffset, last: result.lastOffset, count: result.count },
+      { base: 0, last: 2, count: 3 },
+    );
+    assert.ok(leader.replica(TOPIC, 0)!.highWatermark >= 3, "acks=all answered below the HW");
+    const fetched = await leader.fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 0,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+      minBytes: 1,
+    });
+    assert.deepEqual(await valuesOf(fetched.batches), ["a", "b", "c"]);
+    await waitFor("followers to learn the HW", async () => {
+      const sums = await checksums(cluster);
+      return sums.every((s) => s.hw === 3 && s.crc === sums[0].crc);
+    });
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, appending nothing", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image({}, [1]));
+  try {
+    const leader = cluster.managers.get(1)!;
+    cluster.paused.add(2).add(3);
+    await assert.rejects(
+      leader.produce({
+        topic: TOPIC,
+        partition: 0,
+        batches: textBatch(["x"]),
+        acks: "all",
+        timeoutMs: 1_000,
+      }),
+      (e: StromError) => e.code === "NOT_ENOUGH_REPLICAS",
+    );
+    assert.equal(leader.replica(TOPIC, 0)!.log.logEndOffset, 0);
+    const one = await leader.produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["y"]),
+      acks: "1",
+      timeoutMs: 1_000,
+    });
+    assert.equal(one.baseOffset, 0, "acks=1 still works with a short ISR");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a follower refuses produce with NOT_LEADER_OR_FOLLOWER and names the leader", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    await assert.rejects(
+      cluster.managers.get(2)!.produce({
+        topic: TOPIC,
+        partition: 0,
+        batches: textBatch(["x"]),
+        acks: "1",
+        timeoutMs: 1_000,
+      }),
+      (e: StromError) =>
+        e.code === "NOT_LEADER_OR_FOLLOWER" && e.leader?.id === 1 &&
+        e.leader.url === "http://127.0.0.1:9092",
+    );
+    await assert.rejects(
+      cluster.managers.get(1)!.produce({
+        topic: "nope",
+        partition: 0,
+        batches: textBatch(["x"]),
+        acks: "1",
+        timeoutMs: 1_000,
+      }),
+      (e: StromError) => e.code === "UNKNOWN_TOPIC_OR_PARTITION",
+    );
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("acks=all records survive a leader change, a diverged old leader truncates, and replicas converge", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    const m = (id: number) => cluster.managers.get(id)!;
+    const acked: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await m(1).produce({
+        topic: TOPIC,
+        partition: 0,
+        batches: textBatch([`v${i}`]),
+        acks: "all",
+        timeoutMs: 5_000,
+      });
+      acked.push(`v${i}`);
+    }
+    // The leader is cut off; it still takes acks=1 writes no follower ever sees.
+    cluster.paused.add(1);
+    await new Promise((r) => setTimeout(r, 150));
+    await m(1).produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["lost1", "lost2"]),
+      acks: "1",
+      timeoutMs: 1_000,
+    });
+    assert.equal(m(1).replica(TOPIC, 0)!.log.logEndOffset, 7);
+    await cluster.elect(TOPIC, 0, 2, [2, 3]);
+    assert.equal(m(2).replica(TOPIC, 0)!.role, "leader");
+    assert.equal(m(1).replica(TOPIC, 0)!.role, "follower");
+    for (let i = 5; i < 8; i++) {
+      await m(2).produce({
+        topic: TOPIC,
+        partition: 0,
+        batches: textBatch([`v${i}`]),
+        acks: "all",
+        timeoutMs: 5_000,
+      });
+      acked.push(`v${i}`);
+    }
+    cluster.paused.delete(1);
+    await waitFor("the old leader to truncate, catch up and rejoin the ISR", () => {
+      return cluster.state(TOPIC, 0).isr.includes(1) &&
+        m(1).replica(TOPIC, 0)!.log.logEndOffset === 8;
+    });
+    const fetched = await m(2).fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 0,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+      minBytes: 1,
+    });
+    assert.deepEqual(await valuesOf(fetched.batches), acked);
+    await waitFor("all replicas to agree up to the HW", async () => {
+      const sums = await checksums(cluster);
+      return sums.every((s) => s.leo === 8 && s.hw === 8 && s.crc === sums[0].crc);
+    });
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a follower that stops fetching leaves the ISR after the lag time and rejoins once caught up", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 300 });
+  try {
+    const leader = cluster.managers.get(1)!;
+    cluster.paused.add(3);
+    const produced = leader.produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["a"]),
+      acks: "all",
+      timeoutMs: 5_000,
+    });
+    await waitFor("broker 3 to leave the ISR", () => !cluster.state(TOPIC, 0).isr.includes(3));
+    assert.equal((await produced).baseOffset, 0, "acks=all completes once the ISR shrank");
+    assert.deepEqual(cluster.alterRequests[0].isr, [1, 2]);
+    cluster.paused.delete(3);
+    await waitFor("broker 3 to rejoin", () => cluster.state(TOPIC, 0).isr.includes(3));
+    assert.deepEqual(cluster.state(TOPIC, 0).isr, [1, 2, 3]);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("acks=all times out with REQUEST_TIMED_OUT and an unknown outcome when followers never fetch", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 });
+  try {
+    cluster.paused.add(2).add(3);
+    await assert.rejects(
+      cluster.managers.get(1)!.produce({
+        topic: TOPIC,
+        partition: 0,
+        batches: textBatch(["a"]),
+        acks: "all",
+        timeoutMs: 150,
+      }),
+      (e: StromError) => e.code === "REQUEST_TIMED_OUT" && e.details?.outcome === "unknown",
+    );
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a leader that loses leadership fails its waiting acks=all requests with NOT_LEADER_OR_FOLLOWER", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 });
+  try {
+    cluster.paused.add(2).add(3);
+    const waiting = cluster.managers.get(1)!.produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["a"]),
+      acks: "all",
+      timeoutMs: 10_000,
+    });
+    const outcome = assert.rejects(
+      waiting,
+      (e: StromError) => e.code === "NOT_LEADER_OR_FOLLOWER",
+    );
+    await cluster.elect(TOPIC, 0, 2, [2, 3]);
+    await outcome;
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -1,0 +1,47 @@
+/**
+ * Runs async operations one at a time, in submission order, with a bound on
+ * how many may wait. A partition replica runs every log-changing operation
+ * (leader append, follower append or truncation, role change, close)
+ * through one of these, so they never interleave.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+
+/** A FIFO of async operations, one running at a time. */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+  #size = 0;
+
+  /** @param sizeMax Most operations running or waiting at once. */
+  constructor(readonly sizeMax: number, private readonly what: string) {}
+
+  /** Operations running or waiting. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Runs `operation` after every earlier one has settled.
+   *
+   * @throws {StromError} NOT_READY (retriable) when `sizeMax` operations wait already.
+   */
+  run<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#size >= this.sizeMax) {
+      return Promise.reject(
+        new StromError(
+          "NOT_READY",
+          `${this.what} has ${this.#size} operations queued (max ${this.sizeMax}); retry after a short backoff`,
+        ),
+      );
+    }
+    this.#size++;
+    const run = this.#tail.then(operation);
+    this.#tail = run.then(
+      () => this.#size--,
+      () => this.#size--,
+    );
+    return run;
+  }
+}
