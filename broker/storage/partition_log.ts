@@ -146,6 +146,18 @@ interface IncomingBatch {
   readonly header: BatchHeader;
 }
 
+/** The first batch whose CRC-32C does not match its bytes, as CORRUPT_MESSAGE; undefined if none. */
+function verifyCrcs(incoming: readonly IncomingBatch[]): StromError | undefined {
+  for (const { bytes } of incoming) {
+    try {
+      verifyBatchCrc(bytes);
+    } catch (error) {
+      return asStromError(error, "rejected record batch");
+    }
+  }
+  return undefined;
+}
+
 /** The partition log; see the module doc. */
 export class PartitionLog {
   readonly config: LogConfig;
@@ -252,9 +264,12 @@ export class PartitionLog {
 
   /**
    * Appends one or more concatenated record batches. Each batch's CRC is
-   * checked; a leader (`assignOffsets`) patches base offsets and the leader
-   * epoch in place in `batches` (never re-encoding), a follower checks that
-   * the batches continue the log. Resolves once the flush policy is met.
+   * checked before the append resolves or any of it can be read (if one
+   * fails, nothing is appended); a leader (`assignOffsets`) patches base
+   * offsets and the leader epoch in place in `batches` (never re-encoding), a
+   * follower checks that the batches continue the log. `batches` is written
+   * as is, without a copy, and must not change until the append settles.
+   * Resolves once the flush policy is met.
    *
    * @throws {StromError} CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, FENCED_LEADER_EPOCH
    *   (a leader epoch older than the log's), OFFSET_OUT_OF_RANGE (a follower
@@ -269,12 +284,21 @@ export class PartitionLog {
         : this.#checkFollowerOffsets(incoming);
       const nowMs = this.#clock();
       await this.#maybeRoll(batches.length, infos[infos.length - 1].lastOffset, nowMs);
-      await this.#assignEpochs(incoming, infos, options);
+      // The CRCs are checked while the write is in flight (the check costs about as much as
+      // the copy into the page cache); batches that fail are cut off again before anything
+      // can read them, and nothing else changes.
+      let corrupt: StromError | undefined;
       try {
-        await this.#active.append(batches, infos, nowMs);
+        await this.#active.append(batches, infos, nowMs, () => {
+          corrupt = verifyCrcs(incoming);
+          return corrupt === undefined;
+        });
       } catch (error) {
         throw this.#fail("append failed", error);
       }
+      if (corrupt) throw corrupt;
+      // Visible only once the log end moves, below, so the epoch change is persisted first.
+      await this.#assignEpochs(incoming, infos, options);
       this.#logEndOffset = infos[infos.length - 1].lastOffset + 1;
       this.#messagesAppended += infos.reduce((n, b) => n + b.lastOffset - b.baseOffset + 1, 0);
       this.#scheduleTimedFlush();
@@ -570,9 +594,8 @@ export class PartitionLog {
             } present`,
           );
         }
-        const batch = bytes.subarray(position, position + size);
-        verifyBatchCrc(batch);
-        incoming.push({ bytes: batch, header });
+        // The CRC is checked later, while the batch is being written (see append).
+        incoming.push({ bytes: bytes.subarray(position, position + size), header });
         position += size;
       }
     } catch (error) {

@@ -153,6 +153,43 @@ contract("append() rejects a batch with a bad CRC and appends nothing", async (h
   }
 });
 
+contract(
+  "a bad CRC after good batches leaves the file, the epochs and reads as they were",
+  async (h) => {
+    const log = await h.open();
+    const path = joinPath(h.fixture.dir, segmentFileName(0, LOG_SUFFIX));
+    try {
+      await log.append(makeBatch({ count: 3 }), LEADER);
+      const before = await log.read(0, 1 << 20);
+      const sizeBefore = log.sizeBytes;
+      // The batch is written while its CRC is checked; a failed check must cut it off again.
+      const good = makeBatch({ count: 2 });
+      const bad = makeBatch({ count: 4, valueBytes: 2000 });
+      bad[bad.length - 1] ^= 0x01;
+      await expectCode(
+        log.append(new Uint8Array([...good, ...bad]), { assignOffsets: true, leaderEpoch: 7 }),
+        "CORRUPT_MESSAGE",
+      );
+      strictEqual(log.logEndOffset, 3);
+      strictEqual(log.sizeBytes, sizeBefore);
+      strictEqual(log.epochCache.latestEpoch, 0);
+      strictEqual(await h.fixture.disk.sizeOf(path), sizeBefore);
+      deepStrictEqual(await log.read(0, 1 << 20), before);
+      strictEqual((await log.append(makeBatch({ count: 2 }), LEADER)).baseOffset, 3);
+      deepStrictEqual((await readAll(log)).map(([offset]) => offset), [0, 1, 2, 3, 4]);
+    } finally {
+      await log.close();
+    }
+    const reopened = await h.open();
+    try {
+      strictEqual(reopened.recoveryReport.truncated.length, 0);
+      strictEqual(reopened.logEndOffset, 5);
+    } finally {
+      await reopened.close();
+    }
+  },
+);
+
 contract("append() rejects a batch over max.message.bytes with MESSAGE_TOO_LARGE", async (h) => {
   const log = await h.open({ maxMessageBytes: 500 });
   try {

@@ -5,6 +5,11 @@
  * read/write; those pairs are serialised per handle. `sync` is not, because
  * fsync does not depend on the cursor and must not wait behind reads.
  *
+ * An operation on an idle handle starts synchronously, and a write at the
+ * cursor issues its syscall before returning: the log relies on this to check
+ * a batch's CRC on the JS thread while Deno's I/O thread copies the same batch
+ * into the page cache (see `Segment.append`).
+ *
  * @module
  */
 
@@ -14,6 +19,8 @@ class RealDiskFile implements DiskFile {
   #file: Deno.FsFile;
   #cursor = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Operations started and not yet settled; 0 means the next one may start at once. */
+  #pending = 0;
   #closed = false;
 
   constructor(readonly path: string, file: Deno.FsFile) {
@@ -32,7 +39,9 @@ class RealDiskFile implements DiskFile {
 
   write(position: number, bytes: Uint8Array): Promise<void> {
     return this.#serial(async () => {
-      await this.#seek(position);
+      // No await before the first write when the cursor is already there, so the
+      // syscall is issued before write() returns.
+      if (this.#cursor !== position) await this.#seek(position);
       let written = 0;
       // write() may write only part of the buffer: loop until all of it is out.
       while (written < bytes.length) {
@@ -68,9 +77,21 @@ class RealDiskFile implements DiskFile {
   }
 
   #serial<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(operation, operation);
-    this.#queue = run.catch(() => {});
+    const run = this.#pending === 0 ? startNow(operation) : this.#queue.then(operation, operation);
+    this.#pending++;
+    this.#queue = run.then(
+      () => this.#pending--,
+      () => this.#pending--,
+    );
     return run;
+  }
+}
+
+function startNow<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

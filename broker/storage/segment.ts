@@ -205,10 +205,37 @@ export class Segment {
     };
   }
 
-  /** Writes whole batches at the end of the log and indexes them. */
-  async append(bytes: Uint8Array, batches: readonly AppendedBatch[], nowMs: number): Promise<void> {
+  /**
+   * Writes whole batches at the end of the log and indexes them. `check` runs
+   * while the write is in flight, so that checking the batches' CRCs on the JS
+   * thread overlaps the copy into the page cache on Deno's I/O thread. If it
+   * returns false (or throws), the written bytes are cut off again and nothing
+   * is accounted: until then they lie beyond `sizeBytes`, where no read looks.
+   * Resolves to whether the batches were kept.
+   */
+  async append(
+    bytes: Uint8Array,
+    batches: readonly AppendedBatch[],
+    nowMs: number,
+    check: () => boolean = () => true,
+  ): Promise<boolean> {
     const log = this.#requireLoaded();
-    await log.write(this.sizeBytes, bytes);
+    const writing = log.write(this.sizeBytes, bytes);
+    let keep: boolean;
+    try {
+      keep = check();
+    } catch (error) {
+      await writing.catch(() => {});
+      await log.truncate(this.sizeBytes);
+      this.dirty = true;
+      throw error;
+    }
+    await writing;
+    if (!keep) {
+      await log.truncate(this.sizeBytes);
+      this.dirty = true;
+      return false;
+    }
     let position = this.sizeBytes;
     for (const batch of batches) {
       this.#accountAppended(batch, position);
@@ -217,6 +244,7 @@ export class Segment {
     if (this.firstAppendMs === undefined && batches.length > 0) this.firstAppendMs = nowMs;
     this.sizeBytes = position;
     this.dirty = true;
+    return true;
   }
 
   /** Reads `lengthBytes` at `position` (fewer if the segment ends first). */
