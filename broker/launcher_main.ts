@@ -20,11 +20,15 @@ import type { ClusterPlan } from "./launcher/cluster_plan.ts";
 import { LaunchError, LocalCluster } from "./launcher/launcher.ts";
 import { readManifest } from "./launcher/manifest.ts";
 
-const USAGE = `usage: deno task start [--nodes N] [--base-port P] [--internal-base-port P]
-                       [--data-dir DIR] [--host HOST]
+const USAGE = `usage: deno task start [--nodes N] [--broker-only M] [--racks a,b,c]
+                       [--base-port P] [--internal-base-port P] [--data-dir DIR] [--host HOST]
 
 Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --nodes N               how many nodes (1-9, default 3)
+  --broker-only M         make the last M nodes broker-only: they follow the metadata
+                          log as observers and never vote (default 0)
+  --racks a,b,c           give node i the rack number (i-1) mod 3 of this list, so new
+                          topics spread replicas over racks (default: no racks)
   --base-port P           first client port (default 9092: nodes use 9092, 9093, ...)
   --internal-base-port P  first internal port (default base port + 10000)
   --data-dir DIR          where data lives (default ./.strom-data)
@@ -37,6 +41,8 @@ async function main(): Promise<number> {
       args: Deno.args,
       options: {
         nodes: { type: "string", default: "3" },
+        "broker-only": { type: "string", default: "0" },
+        racks: { type: "string" },
         "base-port": { type: "string", default: "9092" },
         "internal-base-port": { type: "string" },
         "data-dir": { type: "string", default: ".strom-data" },
@@ -59,8 +65,12 @@ async function main(): Promise<number> {
   const internalBasePort = values["internal-base-port"] === undefined
     ? defaultInternalBasePort(basePort)
     : Number(values["internal-base-port"]);
+  const brokerOnly = Number(values["broker-only"]);
+  const racks = values.racks === undefined ? [] : values.racks.split(",").map((r) => r.trim());
   const problems = validateLocalClusterOptions({
     nodes,
+    brokerOnly,
+    racks,
     basePort,
     internalBasePort,
     host: values.host,
@@ -83,6 +93,8 @@ async function main(): Promise<number> {
     const clusterId = previous?.clusterId ?? newClusterId();
     plan = planLocalCluster({
       nodes,
+      brokerOnly,
+      racks,
       basePort,
       internalBasePort,
       host: values.host,
@@ -143,9 +155,12 @@ function banner(cluster: LocalCluster): string {
   return [
     "",
     `Strom is running: ${m.nodes.length} node(s), cluster id ${m.clusterId}`,
-    ...m.nodes.map((n) =>
-      `  node ${n.id}  client ${n.clientUrl}  internal ${n.internalUrl}  pid ${n.pid}`
-    ),
+    ...m.nodes.map((n) => {
+      const config = cluster.plan.nodes.find((p) => p.config.nodeId === n.id)?.config;
+      const role = config?.roles.includes("controller") ? "voter" : "broker-only observer";
+      const rack = config?.rack ? `  rack ${config.rack}` : "";
+      return `  node ${n.id}  client ${n.clientUrl}  internal ${n.internalUrl}  pid ${n.pid}  (${role}${rack})`;
+    }),
     `  data     ${m.dataDir}`,
     `  manifest ${cluster.plan.manifestFile}`,
     "",

@@ -17,15 +17,18 @@ import { RAFT_HTTP_PATH } from "@strom/raft/http_transport_handler";
 import { AdminService } from "./admin/admin_service.ts";
 import { readJsonBody } from "./api/json_body.ts";
 import { ControllerClient } from "./controller/controller_client.ts";
-import { decideFor } from "./controller/controller_ops.ts";
 import { ControllerService } from "./controller/controller_service.ts";
-import {
-  DEFAULT_CONTROLLER_CONFIG,
-  QuorumController,
-  wipedDirectoryMessage,
-} from "./controller/quorum_controller.ts";
+import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./controller/quorum_controller.ts";
+import { QuorumMembershipService } from "./controller/quorum_membership_service.ts";
 import { BrokerLifecycle } from "./metadata/broker_lifecycle.ts";
 import { MetadataQuorum } from "./metadata/metadata_quorum.ts";
+import {
+  hasBrokerRole,
+  QUORUM_NODE_PATH,
+  QuorumAnnouncer,
+  quorumNodeView,
+  startMembership,
+} from "./metadata/node_roles.ts";
 import { createClientApp } from "./api/client_app.ts";
 import { createInternalApp } from "./api/internal_app.ts";
 import { formatOrVerifyDataDir } from "./config/data_dir.ts";
@@ -50,7 +53,10 @@ interface Parts {
   readonly http: H2Client;
   readonly quorum: MetadataQuorum;
   readonly controller: ControllerService;
-  readonly lifecycle: BrokerLifecycle;
+  readonly membership: QuorumMembershipService;
+  readonly announcer: QuorumAnnouncer;
+  /** Absent on a controller-only node: it never registers as a broker. */
+  readonly lifecycle: BrokerLifecycle | undefined;
   readonly admin: AdminService;
 }
 
@@ -93,6 +99,12 @@ export class StromNode {
       tickMs: RAFT_TICK_MS,
       electionTimeoutMs: config.timeouts.electionTimeoutMs,
       logger,
+      // An empty log may belong to a wiped voter (refused) or to one the operator removed (observer).
+      initialConfigIfEmpty: () =>
+        startMembership({ config, directoryId: meta.directoryId, http, logger }),
+    }).catch(async (e) => {
+      await http.close();
+      throw e;
     });
     const controller = new ControllerService(
       quorum,
@@ -103,27 +115,53 @@ export class StromNode {
       { checkIntervalMs: 100, balanceIntervalMs: 5_000, noOpIntervalMs: 1_000 },
       logger,
     );
-    const controllerClient = new ControllerClient(quorum, controller, config.voters, http);
-    const lifecycle = new BrokerLifecycle(
+    const membership = new QuorumMembershipService(quorum, controller, logger);
+    const controllerClient = new ControllerClient(
+      quorum,
+      controller,
+      config.voters,
+      http,
+      (op, body) => membership.run(op, body),
+    );
+    const announcer = new QuorumAnnouncer(
       {
-        brokerId: config.nodeId,
+        nodeId: config.nodeId,
         directoryId: meta.directoryId,
-        clientUrl: config.listeners.client.advertisedUrl,
         internalUrl: config.listeners.internal.advertisedUrl,
-        rack: null,
-        heartbeatIntervalMs: config.timeouts.heartbeatIntervalMs,
+        clientUrl: config.listeners.client.advertisedUrl,
       },
       controllerClient,
       quorum,
       logger,
+      (e) => {
+        // A voter with another directory must not take part: stop rather than vote with a blank memory.
+        logger.error("the metadata quorum refused this node; stopping", { error: e.message });
+        queueMicrotask(() => Deno.exit(1));
+      },
     );
+    const lifecycle = hasBrokerRole(config)
+      ? new BrokerLifecycle(
+        {
+          brokerId: config.nodeId,
+          directoryId: meta.directoryId,
+          clientUrl: config.listeners.client.advertisedUrl,
+          internalUrl: config.listeners.internal.advertisedUrl,
+          rack: config.rack,
+          heartbeatIntervalMs: config.timeouts.heartbeatIntervalMs,
+        },
+        controllerClient,
+        quorum,
+        logger,
+      )
+      : undefined;
     const admin = new AdminService(config, quorum, controller, controllerClient, http);
-    const parts: Parts = { http, quorum, controller, lifecycle, admin };
+    const parts: Parts = { http, quorum, controller, membership, announcer, lifecycle, admin };
 
     const clientApp = createClientApp({
       nodeId: config.nodeId,
       readiness: () => readiness(parts),
       admin,
+      quorum: admin,
     }, logger);
     const internalApp = createInternalApp({
       secret,
@@ -149,17 +187,11 @@ export class StromNode {
       await http.close();
       throw e;
     }
-    try {
-      await refuseWipedVoter(config, meta, quorum, http);
-    } catch (e) {
-      await Promise.all([clientServer.shutdown(), internalServer.shutdown()]);
-      await quorum.close();
-      await http.close();
-      throw e;
-    }
     quorum.start();
     controller.start();
-    lifecycle.start();
+    membership.start();
+    announcer.start();
+    lifecycle?.start();
     logger.info("node started", {
       nodeId: config.nodeId,
       clusterId: config.clusterId,
@@ -182,7 +214,8 @@ export class StromNode {
   async #stop(): Promise<void> {
     const graceMs = this.config.timeouts.shutdownGraceMs;
     this.logger.info("node stopping: controlled shutdown, then draining requests", { graceMs });
-    await this.parts.lifecycle.shutdown(Math.min(5_000, graceMs));
+    await this.parts.lifecycle?.shutdown(Math.min(5_000, graceMs));
+    this.parts.announcer.stop();
     const drained = Promise.all([this.clientServer.shutdown(), this.internalServer.shutdown()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -193,6 +226,7 @@ export class StromNode {
     if (outcome === "timeout") {
       this.logger.warn("shutdown grace period over; abandoning requests still in flight");
     }
+    this.parts.membership.stop();
     this.parts.controller.stop();
     await this.parts.quorum.close();
     await this.parts.http.close();
@@ -206,64 +240,25 @@ export const METADATA_DIR = "__cluster_metadata-0";
 function readiness(parts: Parts): { ready: boolean; reasons: string[] } {
   const reasons: string[] = [];
   if (parts.quorum.status().leaderId === 0) reasons.push("no metadata quorum leader elected yet");
+  if (!parts.announcer.announced) reasons.push("not announced to the metadata quorum yet");
+  if (!parts.lifecycle) return { ready: reasons.length === 0, reasons };
   if (parts.lifecycle.brokerEpoch === undefined) {
     reasons.push("not registered with the controller yet");
   } else if (parts.lifecycle.fenced) reasons.push("fenced: catching up with the metadata log");
   return { ready: reasons.length === 0, reasons };
 }
 
-/** The node was a voter with another data directory: its disk was wiped or replaced. */
-export class WipedVoterError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "WipedVoterError";
-  }
-}
-
-/**
- * A node whose metadata log is empty may be new, or may have lost its disk.
- * In the second case it must not vote: it forgot what it voted for and
- * which entries it acknowledged. The other voters remember its directory id;
- * if any knows a different one, the node refuses to start.
- */
-async function refuseWipedVoter(
-  config: NodeConfig,
-  meta: DataDirMeta,
-  quorum: MetadataQuorum,
-  http: H2Client,
-): Promise<void> {
-  if (!quorum.empty) return;
-  const peers = config.voters.filter((v) => v.id !== config.nodeId);
-  const answers = await Promise.all(
-    peers.map((p) =>
-      http.json<{ directoryId: string | null }>(p.internalUrl, {
-        path: `/internal/brokers/${config.nodeId}`,
-        timeoutMs: 2_000,
-      }).catch(() => ({ directoryId: null }))
-    ),
-  );
-  const known = answers.find((a) => a.directoryId !== null && a.directoryId !== meta.directoryId);
-  if (known?.directoryId) {
-    throw new WipedVoterError(
-      wipedDirectoryMessage(config.nodeId, meta.directoryId, known.directoryId),
-    );
-  }
-}
+export { WipedVoterError } from "./metadata/node_roles.ts";
 
 function mountInternalRoutes(app: Hono, parts: Parts): void {
-  app.get("/internal/brokers/:id", (c) => {
-    const broker = parts.quorum.image.brokers.get(Number(c.req.param("id")));
-    return c.json({ directoryId: broker?.directoryId ?? null });
-  });
+  app.get(
+    `${QUORUM_NODE_PATH}/:id`,
+    (c) => c.json(quorumNodeView(parts.quorum, Number(c.req.param("id")))),
+  );
   app.post(RAFT_HTTP_PATH, (c) => parts.quorum.handleRaftRequest(c.req.raw));
   app.post("/internal/controller/:op", async (c) => {
     if (!parts.controller.active) throw parts.quorum.notControllerError();
-    const decide = decideFor(
-      parts.controller.logic,
-      c.req.param("op"),
-      await readJsonBody(c.req.raw),
-    );
-    return c.json(await parts.controller.run(decide));
+    return c.json(await parts.membership.run(c.req.param("op"), await readJsonBody(c.req.raw)));
   });
   app.get("/internal/quorum", (c) => c.json(parts.admin.localQuorum()));
 }

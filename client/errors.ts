@@ -81,6 +81,9 @@ export const ERROR_CODES = {
   // No Kafka equivalent: one coordinator partition holds its maximum of groups.
   TOO_MANY_GROUPS: { httpStatus: 503, retriable: false },
   UNKNOWN_SERVER_ERROR: { httpStatus: 500, retriable: false },
+  // Raised by the client itself, never answered by a broker.
+  BUFFER_EXHAUSTED: { httpStatus: 503, retriable: true },
+  CLIENT_CLOSED: { httpStatus: 400, retriable: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A stable error code: one of the keys of {@link ERROR_CODES}. */

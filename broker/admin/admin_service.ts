@@ -39,13 +39,24 @@ export interface TopicDescription {
   readonly partitions: readonly PartitionDescription[];
 }
 
+/** One quorum member, like a row of `kafka-metadata-quorum describe --replication`. */
+export interface QuorumMemberDescription {
+  readonly id: number;
+  /** The member's data directory id as the metadata log records it (null until it announced itself). */
+  readonly directoryId: string | null;
+  readonly logEndOffset: number | null;
+  /** Entries behind the leader's log end. */
+  readonly lag: number | null;
+}
+
 /** Quorum status like `kafka-metadata-quorum describe --status`. */
 export interface QuorumDescription {
   readonly leaderId: number;
   readonly epoch: number;
   readonly highWatermark: number;
-  readonly voters: readonly { id: number; logEndOffset: number | null; lag: number | null }[];
-  readonly observers: readonly { id: number; logEndOffset: number | null; lag: number | null }[];
+  readonly voters: readonly QuorumMemberDescription[];
+  /** Raft learners: broker-only nodes, and controllers waiting for `add-voter`. */
+  readonly observers: readonly QuorumMemberDescription[];
 }
 
 /** Admin operations of one node. */
@@ -108,13 +119,15 @@ export class AdminService {
   async describeCluster(): Promise<unknown> {
     const image = this.quorum.image;
     const status = this.quorum.status();
-    const leader = this.config.voters.find((v) => v.id === status.leaderId);
+    const leader = status.leaderId === 0 ? undefined : this.quorum.endpoints(status.leaderId);
+    const nodes = new Map(this.config.voters.map((v) => [v.id, v.clientUrl]));
+    for (const q of image.quorumNodes.values()) nodes.set(q.id, q.clientUrl);
     return {
       clusterId: this.config.clusterId,
       nodeId: this.config.nodeId,
-      nodes: this.config.voters.map((v) => ({ id: v.id, url: v.clientUrl })),
+      nodes: [...nodes].sort(([a], [b]) => a - b).map(([id, url]) => ({ id, url })),
       brokers: brokers(image),
-      controller: leader ? { id: leader.id, url: leader.clientUrl } : null,
+      controller: leader ? { id: status.leaderId, url: leader.clientUrl } : null,
       metadataOffset: image.offset,
       quorum: await this.describeQuorum(),
     };
@@ -124,7 +137,7 @@ export class AdminService {
   async describeQuorum(): Promise<QuorumDescription> {
     if (this.service.active || this.quorum.status().role === "leader") return this.localQuorum();
     const status = this.quorum.status();
-    const leader = this.config.voters.find((v) => v.id === status.leaderId);
+    const leader = status.leaderId === 0 ? undefined : this.quorum.endpoints(status.leaderId);
     if (leader) {
       try {
         return await this.http.json<QuorumDescription>(leader.internalUrl, {
@@ -141,6 +154,7 @@ export class AdminService {
       highWatermark: status.commit,
       voters: status.config.voters.map((id) => ({
         id,
+        directoryId: this.quorum.image.quorumNodes.get(id)?.directoryId ?? null,
         logEndOffset: id === status.id ? status.lastIndex : null,
         lag: null,
       })),
@@ -157,6 +171,7 @@ export class AdminService {
       const end = leo(id);
       return {
         id,
+        directoryId: this.quorum.image.quorumNodes.get(id)?.directoryId ?? null,
         logEndOffset: end,
         lag: end === null ? null : Math.max(0, status.lastIndex - end),
       };
@@ -170,8 +185,29 @@ export class AdminService {
     };
   }
 
+  /**
+   * KIP-853 `remove-voter`: forgets the voter's directory id, then removes it
+   * from the Raft membership. `directoryId`, when given, must match.
+   */
+  async removeVoter(nodeId: number, directoryId?: string): Promise<QuorumDescription> {
+    await this.#write("remove-voter", { nodeId, ...(directoryId ? { directoryId } : {}) });
+    return await this.describeQuorum();
+  }
+
+  /** KIP-853 `add-voter`: promotes an observer (a caught-up Raft learner) to voter. */
+  async addVoter(nodeId: number): Promise<QuorumDescription> {
+    await this.#write("add-voter", { nodeId });
+    return await this.describeQuorum();
+  }
+
   async #write(
-    op: "create-topic" | "delete-topic" | "create-partitions" | "alter-configs",
+    op:
+      | "create-topic"
+      | "delete-topic"
+      | "create-partitions"
+      | "alter-configs"
+      | "add-voter"
+      | "remove-voter",
     body: unknown,
   ): Promise<void> {
     const { offset } = await this.controller.call(op, body, ADMIN_WRITE_TIMEOUT_MS);

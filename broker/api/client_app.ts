@@ -12,6 +12,8 @@ import { notFoundResponse, responseForThrown } from "./error_response.ts";
 import { readJsonBody } from "./json_body.ts";
 import { mountDataRoutes } from "./data_routes.ts";
 import type { DataRouteDeps } from "./data_routes.ts";
+import { mountQuorumRoutes } from "./quorum_routes.ts";
+import type { QuorumApi } from "./quorum_routes.ts";
 
 /** Topic administration, as the routes need it (implemented by AdminService). */
 export interface AdminApi {
@@ -34,6 +36,8 @@ export interface ClientApiNode {
   readonly admin: AdminApi;
   /** The data path (produce, fetch, offsets, producer ids); its routes are absent without it. */
   readonly data?: DataRouteDeps;
+  /** Quorum membership (`/v1/quorum`: describe, add and remove voters); absent without it. */
+  readonly quorum?: QuorumApi;
 }
 
 /** Builds the client API. Test it with `app.request()`; serve it with `Deno.serve`. */
@@ -73,6 +77,7 @@ export function createClientApp(node: ClientApiNode, logger: Logger): Hono {
   );
 
   if (node.data) mountDataRoutes(app, node.data);
+  if (node.quorum) mountQuorumRoutes(app, node.quorum);
 
   app.notFound((c) => notFoundResponse(c.req.method, c.req.path));
   app.onError((err, c) => responseForThrown(err, logger, `${c.req.method} ${c.req.path}`));

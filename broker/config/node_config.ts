@@ -50,6 +50,11 @@ export interface NodeConfig {
   readonly nodeId: number;
   readonly clusterId: string;
   readonly roles: readonly NodeRole[];
+  /**
+   * The node's rack (Kafka's `broker.rack`), or null. Sent in the broker
+   * registration; topic creation spreads a partition's replicas over racks.
+   */
+  readonly rack: string | null;
   /** Absolute path of this node's data directory. */
   readonly dataDir: string;
   readonly listeners: { readonly client: ListenerConfig; readonly internal: ListenerConfig };
@@ -80,6 +85,7 @@ const TOP_LEVEL_KEYS = [
   "nodeId",
   "clusterId",
   "roles",
+  "rack",
   "dataDir",
   "listeners",
   "voters",
@@ -101,6 +107,7 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
   const nodeId = positiveInt(raw.nodeId, "nodeId", errors);
   const clusterId = clusterIdField(raw.clusterId, errors);
   const roles = rolesField(raw.roles, errors);
+  const rack = rackField(raw.rack, errors);
   const dataDir = pathField(raw.dataDir, "dataDir", baseDir, errors);
   const clusterSecretFile = pathField(raw.clusterSecretFile, "clusterSecretFile", baseDir, errors);
   const listeners = listenersField(raw.listeners, errors);
@@ -110,14 +117,14 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
   if (nodeId !== undefined && voters !== undefined && roles?.includes("controller")) {
     if (!voters.some((v) => v.id === nodeId)) {
       errors.push(
-        `voters: a node with role "controller" must be one of the voters, but nodeId ${nodeId} is not listed`,
+        `voters: a node with role "controller" must be one of the voters, but nodeId ${nodeId} is not listed (voters lists exactly the controller-role nodes; a broker-only node leaves "controller" out of roles)`,
       );
     }
   }
   if (nodeId !== undefined && voters !== undefined && roles && !roles.includes("controller")) {
     if (voters.some((v) => v.id === nodeId)) {
       errors.push(
-        `roles: nodeId ${nodeId} is listed in voters, so its roles must include "controller"`,
+        `roles: nodeId ${nodeId} is listed in voters, so its roles must include "controller" (a broker-only node follows the metadata log as an observer and must not be a voter: remove it from voters)`,
       );
     }
   }
@@ -129,13 +136,24 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
 
   if (
     errors.length > 0 || nodeId === undefined || clusterId === undefined || !roles ||
+    rack === undefined ||
     !dataDir || !clusterSecretFile || !listeners || !voters || !timeouts
   ) {
     return { ok: false, errors };
   }
   return {
     ok: true,
-    config: { nodeId, clusterId, roles, dataDir, listeners, voters, clusterSecretFile, timeouts },
+    config: {
+      nodeId,
+      clusterId,
+      roles,
+      rack,
+      dataDir,
+      listeners,
+      voters,
+      clusterSecretFile,
+      timeouts,
+    },
   };
 }
 
@@ -218,6 +236,20 @@ function rolesField(v: unknown, errors: string[]): NodeRole[] | undefined {
   if (valid) return [...v] as NodeRole[];
   errors.push(
     `roles: must be a non-empty list of distinct "broker" and "controller" (got ${describe(v)})`,
+  );
+  return undefined;
+}
+
+/** A rack name: what Kafka accepts in `broker.rack`, kept to URL- and shell-safe characters. */
+export const RACK_PATTERN = /^[A-Za-z0-9._-]{1,255}$/;
+
+function rackField(v: unknown, errors: string[]): string | null | undefined {
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string" && RACK_PATTERN.test(v)) return v;
+  errors.push(
+    `rack: must be 1 to 255 letters, digits, ".", "_" or "-", like "eu-west-1a", or left out (got ${
+      describe(v)
+    })`,
   );
   return undefined;
 }

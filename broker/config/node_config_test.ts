@@ -45,6 +45,34 @@ Deno.test("parseNodeConfig() accepts a valid config and fills defaults", () => {
   assert.deepEqual(c.timeouts, DEFAULT_TIMEOUTS);
 });
 
+Deno.test("parseNodeConfig() has no rack by default and accepts one", () => {
+  const plain = parseNodeConfig(validRaw(), BASE);
+  assert.ok(plain.ok);
+  assert.equal(plain.config.rack, null);
+  const raw = validRaw();
+  raw.rack = "eu-west-1a";
+  const racked = parseNodeConfig(raw, BASE);
+  assert.ok(racked.ok);
+  assert.equal(racked.config.rack, "eu-west-1a");
+});
+
+Deno.test("parseNodeConfig() accepts a broker-only node that is not a voter", () => {
+  const raw = validRaw();
+  raw.nodeId = 4;
+  raw.roles = ["broker"];
+  const result = parseNodeConfig(raw, BASE);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(result.config.roles, ["broker"]);
+});
+
+Deno.test("parseNodeConfig() accepts a controller-only voter", () => {
+  const raw = validRaw();
+  raw.roles = ["controller"];
+  const result = parseNodeConfig(raw, BASE);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(result.config.roles, ["controller"]);
+});
+
 Deno.test("parseNodeConfig() accepts timeout overrides and an advertised URL", () => {
   const raw = validRaw();
   raw.timeouts = { sessionTimeoutMs: 3000 };
@@ -140,6 +168,22 @@ const REJECTIONS: [string, (raw: Record<string, unknown>) => void, RegExp][] = [
     "a voter listed twice",
     (r) => ((r.voters as Record<string, unknown>[])[0].id = 1),
     /^voters: node id 1 is listed more than once/,
+  ],
+  ["a rack that is not a string", (r) => (r.rack = 3), /^rack: must be 1 to 255 letters/],
+  ["an empty rack", (r) => (r.rack = ""), /^rack: /],
+  ["a rack with spaces", (r) => (r.rack = "rack one"), /^rack: /],
+  [
+    "a controller-only node that is not a voter",
+    (r) => {
+      r.nodeId = 3;
+      r.roles = ["controller"];
+    },
+    /^voters: a node with role "controller" must be one of the voters/,
+  ],
+  [
+    "a broker-only node listed in voters",
+    (r) => (r.roles = ["broker"]),
+    /must not be a voter: remove it from voters/,
   ],
   [
     "a controller that is not a voter",

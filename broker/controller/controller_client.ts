@@ -25,13 +25,26 @@ export interface ControllerAnswer<R> {
   readonly offset: number;
 }
 
+/** Runs an operation on this node when it is the active controller. */
+export type LocalControllerOp = (
+  op: ControllerOpName,
+  body: unknown,
+) => Promise<ControllerAnswer<unknown>>;
+
 /** Sends controller operations to whichever node is the active controller. */
 export class ControllerClient {
+  /** The leader named by the last NOT_CONTROLLER answer (an observer may not know it yet). */
+  #hintedLeader = 0;
+  /** Which configured voter to ask next while no leader is known. */
+  #nextVoter = 0;
+
   constructor(
     private readonly quorum: MetadataQuorum,
     private readonly service: ControllerService,
     private readonly voters: readonly VoterConfig[],
     private readonly http: H2Client,
+    private readonly local: LocalControllerOp = (op, body) =>
+      service.run(decideFor(service.logic, op, body)),
   ) {}
 
   /** Runs `op` on the active controller; retries until `timeoutMs` while none is reachable. */
@@ -46,6 +59,9 @@ export class ControllerClient {
       try {
         return await this.#once<R>(op, body, Math.max(1, deadline - Date.now()));
       } catch (e) {
+        if (e instanceof StromError && e.code === "NOT_CONTROLLER") {
+          this.#hintedLeader = e.leader?.id ?? 0;
+        }
         // Only errors that mean "not executed" are retried; a timeout may
         // have executed, and a retried create would then fail confusingly.
         const retriable = e instanceof StromError &&
@@ -74,10 +90,13 @@ export class ControllerClient {
     timeoutMs: number,
   ): Promise<ControllerAnswer<R>> {
     if (this.service.active) {
-      return await this.service.run(decideFor(this.service.logic, op, body)) as ControllerAnswer<R>;
+      return await this.local(op, body) as ControllerAnswer<R>;
     }
-    const leaderId = this.quorum.status().leaderId;
-    const leader = this.voters.find((v) => v.id === leaderId);
+    const leaderId = this.quorum.status().leaderId || this.#hintedLeader;
+    // An observer not yet replicated to knows no leader: any voter answers with a hint.
+    const leader = leaderId !== 0
+      ? this.quorum.endpoints(leaderId)
+      : this.voters[this.#nextVoter++ % this.voters.length];
     if (!leader) throw new StromError("NOT_CONTROLLER", "no active controller is known yet");
     return await this.http.json<ControllerAnswer<R>>(leader.internalUrl, {
       method: "POST",

@@ -23,7 +23,11 @@ export type ControllerOpName =
   | "create-topic"
   | "delete-topic"
   | "create-partitions"
-  | "alter-configs";
+  | "alter-configs"
+  // Quorum membership, answered by QuorumMembershipService on the active controller.
+  | "register-quorum-node"
+  | "add-voter"
+  | "remove-voter";
 
 type Body = Record<string, unknown>;
 

@@ -31,6 +31,7 @@ import { NO_LEADER } from "../metadata/records.ts";
 import { effectiveTopicConfig, validateTopicConfigs } from "../metadata/topic_configs.ts";
 import { electLeader, partitionChange, withoutBroker } from "./partition_change.ts";
 import { assignReplicas } from "./replica_assignment.ts";
+import { wipedVoterMessage } from "./quorum_membership.ts";
 import { collisionKey, topicNameProblem } from "./topic_name.ts";
 
 /** What an operation decided: the records to commit and the answer once they are. */
@@ -135,10 +136,13 @@ export class QuorumController {
       this.#lastHeartbeatMs.set(req.brokerId, nowMs);
       return { records: [], response: { brokerEpoch: existing.epoch } };
     }
-    if (existing && existing.directoryId !== req.directoryId) {
+    // A voter must come back with its directory; a broker-only node may come back empty
+    // (like a Kafka broker with a new log dir, it re-replicates what it hosts).
+    const voter = image.quorumNodes.get(req.brokerId);
+    if (voter?.voter && voter.directoryId !== req.directoryId) {
       throw new StromError(
         "INCONSISTENT_VOTER_SET",
-        wipedDirectoryMessage(req.brokerId, req.directoryId, existing.directoryId),
+        wipedDirectoryMessage(req.brokerId, req.directoryId, voter.directoryId),
       );
     }
     if (existing && !existing.fenced && this.#alive(existing.id, nowMs)) {
@@ -477,7 +481,7 @@ export class QuorumController {
 
 /** What an operator reads when a node comes back with a wiped or replaced data dir. */
 export function wipedDirectoryMessage(nodeId: number, given: string, known: string): string {
-  return `node ${nodeId} came back with data directory id ${given}, but the cluster knows node ${nodeId} by directory id ${known}: its data dir was wiped or replaced. It must not rejoin as the same voter (it would have forgotten votes and log entries it acknowledged). Restore its original data dir; or, to start it empty, give it a new node id (a new nodeId in its config and data dir) — re-adding a wiped voter under the same id needs a quorum membership change, which Strom does not offer yet`;
+  return wipedVoterMessage(nodeId, given, known);
 }
 
 function newPartition(topicId: string, partition: number, replicas: number[]): PartitionRecord {

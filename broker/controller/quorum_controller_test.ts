@@ -460,9 +460,19 @@ Deno.test("deleteTopic() removes the topic and frees its name", () => {
   assert.ok(topicByName(image, "t"));
 });
 
-Deno.test("a broker that comes back with a wiped data dir is refused with instructions", () => {
+Deno.test("a voter that comes back with a wiped data dir is refused with instructions", () => {
   const c = controller();
-  const image = clusterOf(c, 3);
+  const image = commit(clusterOf(c, 3), {
+    records: [{
+      type: "RegisterQuorumNode",
+      nodeId: 2,
+      directoryId: "dir-2",
+      internalUrl: "http://b2i",
+      clientUrl: "http://b2",
+      voter: true,
+    }],
+    response: null,
+  });
   expectCode(
     () =>
       c.registerBroker(image, {
@@ -485,6 +495,20 @@ Deno.test("a broker that comes back with a wiped data dir is refused with instru
         internalUrl: "http://b2i",
         rack: null,
       }, 10_000),
-    /data dir was wiped or replaced.*Restore its original data dir/,
+    /data dir was wiped or replaced.*Restore its original data dir.*quorum remove-voter --id 2 --directory-id dir-2/,
   );
+});
+
+Deno.test("a broker-only node that comes back with a wiped data dir registers again", () => {
+  const c = controller();
+  const image = clusterOf(c, 3);
+  const result = c.registerBroker(image, {
+    brokerId: 3,
+    incarnationId: "after-wipe",
+    directoryId: "a-new-directory",
+    clientUrl: "http://b3",
+    internalUrl: "http://b3i",
+    rack: null,
+  }, 10_000);
+  assert.equal(result.records[0].type, "RegisterBroker");
 });

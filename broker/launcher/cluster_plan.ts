@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import type { NodeConfig, VoterConfig } from "../config/node_config.ts";
-import { DEFAULT_TIMEOUTS } from "../config/node_config.ts";
+import { DEFAULT_TIMEOUTS, RACK_PATTERN } from "../config/node_config.ts";
 
 /** The most nodes the local launcher starts: a local cluster is for development. */
 export const LOCAL_NODES_MAX = 9;
@@ -32,6 +32,14 @@ export interface LocalClusterOptions {
   /** Absolute path. */
   readonly dataDir: string;
   readonly clusterId: string;
+  /**
+   * How many of the nodes (the highest ids) are broker-only: they follow the
+   * metadata log as observers and never vote. The rest are combined
+   * broker+controller voters. Default 0.
+   */
+  readonly brokerOnly?: number;
+  /** Racks assigned round-robin to nodes 1, 2, ... (node i gets `racks[(i-1) % length]`); none by default. */
+  readonly racks?: readonly string[];
 }
 
 /** One planned node: its config and where that config is written. */
@@ -83,25 +91,47 @@ export function validateLocalClusterOptions(
       `client ports ${o.basePort}-${clientEnd} overlap internal ports ${o.internalBasePort}-${internalEnd}; choose another --internal-base-port`,
     );
   }
+  const brokerOnly = o.brokerOnly ?? 0;
+  if (!Number.isInteger(brokerOnly) || brokerOnly < 0 || brokerOnly >= o.nodes) {
+    problems.push(
+      `--broker-only must be an integer from 0 to ${
+        Math.max(0, o.nodes - 1)
+      } so that at least one node is a controller (got ${brokerOnly})`,
+    );
+  }
+  for (const rack of o.racks ?? []) {
+    if (!RACK_PATTERN.test(rack)) {
+      problems.push(
+        `--racks: "${rack}" is not a rack name (1 to 255 letters, digits, ".", "_" or "-")`,
+      );
+    }
+  }
   return problems;
 }
 
-/** Plans every node of a local combined-mode cluster (each node is broker and controller). */
+/**
+ * Plans every node of a local cluster: combined broker+controller voters,
+ * then `brokerOnly` broker-only observers.
+ */
 export function planLocalCluster(o: LocalClusterOptions): ClusterPlan {
   const hostInUrl = o.host.includes(":") ? `[${o.host}]` : o.host;
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
-  const voters: VoterConfig[] = ids.map((id) => ({
+  const endpoints: VoterConfig[] = ids.map((id) => ({
     id,
     clientUrl: `http://${hostInUrl}:${o.basePort + id - 1}`,
     internalUrl: `http://${hostInUrl}:${o.internalBasePort + id - 1}`,
   }));
+  const voterCount = o.nodes - (o.brokerOnly ?? 0);
+  const voters = endpoints.slice(0, voterCount);
+  const racks = o.racks ?? [];
   const secretFile = join(o.dataDir, "cluster.secret");
-  const nodes = voters.map((v): PlannedNode => ({
+  const nodes = endpoints.map((v): PlannedNode => ({
     configFile: join(o.dataDir, `node-${v.id}.json`),
     config: {
       nodeId: v.id,
       clusterId: o.clusterId,
-      roles: ["broker", "controller"],
+      roles: v.id <= voterCount ? ["broker", "controller"] : ["broker"],
+      rack: racks.length > 0 ? racks[(v.id - 1) % racks.length] : null,
       dataDir: join(o.dataDir, `node-${v.id}`),
       listeners: {
         client: { host: o.host, port: o.basePort + v.id - 1, advertisedUrl: v.clientUrl },
@@ -132,6 +162,7 @@ export function configFileJson(node: PlannedNode): unknown {
     nodeId: c.nodeId,
     clusterId: c.clusterId,
     roles: c.roles,
+    ...(c.rack === null ? {} : { rack: c.rack }),
     dataDir: `node-${c.nodeId}`,
     listeners: c.listeners,
     voters: c.voters,

@@ -37,6 +37,34 @@ Deno.test("a planned config file passes node config validation unchanged", () =>
   }
 });
 
+Deno.test("planLocalCluster() makes the last --broker-only nodes observers with racks", () => {
+  const plan = planLocalCluster({ ...OPTIONS, nodes: 4, brokerOnly: 1, racks: ["a", "b"] });
+  assert.deepEqual(plan.nodes.map((n) => n.config.roles), [
+    ["broker", "controller"],
+    ["broker", "controller"],
+    ["broker", "controller"],
+    ["broker"],
+  ]);
+  assert.deepEqual(plan.nodes.map((n) => n.config.rack), ["a", "b", "a", "b"]);
+  for (const n of plan.nodes) assert.deepEqual(n.config.voters.map((v) => v.id), [1, 2, 3]);
+  for (const node of plan.nodes) {
+    const result = parseNodeConfig(configFileJson(node), "/data/strom");
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+    assert.deepEqual(result.config, node.config);
+  }
+});
+
+Deno.test("validateLocalClusterOptions() rejects a cluster without controllers and bad racks", () => {
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, brokerOnly: 3 }).join(),
+    /--broker-only must be an integer from 0 to 2/,
+  );
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, racks: ["ok", "not ok"] }).join(),
+    /--racks: "not ok" is not a rack name/,
+  );
+});
+
 Deno.test("validateLocalClusterOptions() rejects bad counts, ports and overlaps", () => {
   assert.deepEqual(validateLocalClusterOptions(OPTIONS), []);
   assert.match(validateLocalClusterOptions({ ...OPTIONS, nodes: 0 })[0], /--nodes must be/);

@@ -36,6 +36,16 @@ export interface BrokerRegistration {
   readonly registeredAtOffset: number;
 }
 
+/** A metadata-quorum member as the image knows it (see RegisterQuorumNodeRecord). */
+export interface QuorumNodeRegistration {
+  readonly id: number;
+  readonly directoryId: string;
+  readonly internalUrl: string;
+  readonly clientUrl: string;
+  /** Recorded as a voter: it may only come back with this directory id. */
+  readonly voter: boolean;
+}
+
 /** One partition's replica set and leadership. */
 export interface PartitionState {
   readonly replicas: readonly number[];
@@ -63,6 +73,8 @@ export interface MetadataImage {
   readonly topicIdsByName: ReadonlyMap<string, string>;
   readonly nextProducerId: number;
   readonly nextBrokerEpoch: number;
+  /** Voters and observers of the metadata quorum that announced themselves, by node id. */
+  readonly quorumNodes: ReadonlyMap<number, QuorumNodeRegistration>;
 }
 
 /** The image before any record. */
@@ -73,6 +85,7 @@ export const EMPTY_IMAGE: MetadataImage = {
   topicIdsByName: new Map(),
   nextProducerId: 0,
   nextBrokerEpoch: 1,
+  quorumNodes: new Map(),
 };
 
 /** A record that cannot apply to the image: the metadata log is inconsistent. */
@@ -110,8 +123,10 @@ class Delta {
   readonly partitions = new Map<string, PartitionState[]>();
   nextProducerId: number;
   nextBrokerEpoch: number;
+  readonly quorumNodes: Map<number, QuorumNodeRegistration>;
 
   constructor(readonly base: MetadataImage) {
+    this.quorumNodes = new Map(base.quorumNodes);
     this.brokers = new Map(base.brokers);
     this.topics = new Map(base.topics);
     this.topicIdsByName = new Map(base.topicIdsByName);
@@ -222,6 +237,18 @@ class Delta {
         this.nextProducerId = r.nextProducerId;
         return;
       }
+      case "RegisterQuorumNode":
+        this.quorumNodes.set(r.nodeId, {
+          id: r.nodeId,
+          directoryId: r.directoryId,
+          internalUrl: r.internalUrl,
+          clientUrl: r.clientUrl,
+          voter: r.voter,
+        });
+        return;
+      case "UnregisterQuorumNode":
+        if (!this.quorumNodes.delete(r.nodeId)) fail(`quorum node ${r.nodeId} is not registered`);
+        return;
       case "NoOp":
         return;
     }
@@ -250,6 +277,7 @@ class Delta {
       topicIdsByName: this.topicIdsByName,
       nextProducerId: this.nextProducerId,
       nextBrokerEpoch: this.nextBrokerEpoch,
+      quorumNodes: this.quorumNodes,
     };
   }
 }
@@ -310,6 +338,7 @@ export function canonicalImage(image: MetadataImage): string {
     nextProducerId: image.nextProducerId,
     nextBrokerEpoch: image.nextBrokerEpoch,
     brokers: [...image.brokers.values()].sort((a, b) => a.id - b.id),
+    quorumNodes: [...image.quorumNodes.values()].sort((a, b) => a.id - b.id),
     topics: [...image.topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => ({
       ...t,
       configs: Object.fromEntries(Object.entries(t.configs).sort()),
@@ -338,6 +367,7 @@ export function decodeImageSnapshot(bytes: Uint8Array): MetadataImage {
     nextProducerId: number;
     nextBrokerEpoch: number;
     brokers: BrokerRegistration[];
+    quorumNodes?: QuorumNodeRegistration[];
     topics: TopicImage[];
   };
   if (
@@ -350,6 +380,7 @@ export function decodeImageSnapshot(bytes: Uint8Array): MetadataImage {
     nextProducerId: raw.nextProducerId,
     nextBrokerEpoch: raw.nextBrokerEpoch,
     brokers: new Map(raw.brokers.map((b) => [b.id, b])),
+    quorumNodes: new Map((raw.quorumNodes ?? []).map((q) => [q.id, q])),
     topics: new Map(raw.topics.map((t) => [t.topicId, t])),
     topicIdsByName: new Map(raw.topics.map((t) => [t.name, t.topicId])),
   };

@@ -17,7 +17,15 @@
 
 import { StromError } from "@strom/client";
 import { createPrng, RaftError, RawNode } from "@strom/raft";
-import type { Entry, Message, RaftStatus, Ready, Snapshot } from "@strom/raft";
+import type {
+  ClusterConfig,
+  ConfigChange,
+  Entry,
+  Message,
+  RaftStatus,
+  Ready,
+  Snapshot,
+} from "@strom/raft";
 import { FileStorage } from "@strom/raft/file_storage";
 import { HttpTransport } from "@strom/raft/http_transport";
 import { createRaftHandler } from "@strom/raft/http_transport_handler";
@@ -42,6 +50,20 @@ export interface MetadataQuorumOptions {
   readonly logger: Logger;
   /** Applied entries between snapshots. */
   readonly snapshotEveryEntries?: number;
+  /**
+   * Called only when the log is empty (a new or wiped node): the membership
+   * the log starts from, or `undefined` for `voters`. A node that must join
+   * as an observer (a wiped voter the operator removed, a controller being
+   * added) starts from a membership without itself among the voters, so it
+   * never campaigns before it is added. May throw to refuse the start.
+   */
+  readonly initialConfigIfEmpty?: () => Promise<ClusterConfig | undefined>;
+}
+
+/** Where a quorum member is reached. */
+export interface NodeEndpoints {
+  readonly internalUrl: string;
+  readonly clientUrl: string;
 }
 
 /** Default entries between metadata snapshots. */
@@ -84,6 +106,8 @@ export class MetadataQuorum {
   readonly #imageListeners: ImageListener[] = [];
   readonly #leadershipListeners: LeadershipListener[] = [];
   readonly #snapshotEvery: number;
+  /** Peer URLs handed to the transport, so that unchanged ones are not set again. */
+  readonly #peerUrls = new Map<number, string>();
   readonly handleRaftRequest: (req: Request) => Promise<Response>;
 
   private constructor(
@@ -95,6 +119,8 @@ export class MetadataQuorum {
   ) {
     this.#image = image;
     this.#snapshotEvery = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    for (const v of options.voters) this.#peerUrls.set(v.id, v.internalUrl);
+    this.#syncPeers(image);
     this.handleRaftRequest = createRaftHandler({
       secret: options.secret,
       selfId: options.nodeId,
@@ -105,16 +131,34 @@ export class MetadataQuorum {
   /** Opens (or creates) the Raft storage and rebuilds the image from its snapshot. */
   static async open(options: MetadataQuorumOptions): Promise<MetadataQuorum> {
     const voterIds = options.voters.map((v) => v.id).sort((a, b) => a - b);
-    const storage = await FileStorage.open(options.dir, {
-      initialConfig: { voters: voterIds, learners: [] },
-      sync: true,
-      onRecoveryIssue: (issue) =>
-        options.logger.warn("metadata log repaired on open", {
-          kind: issue.kind,
-          file: issue.file,
-          detail: issue.message,
-        }),
-    });
+    const openStorage = (initialConfig: ClusterConfig) =>
+      FileStorage.open(options.dir, {
+        initialConfig,
+        sync: true,
+        onRecoveryIssue: (issue) =>
+          options.logger.warn("metadata log repaired on open", {
+            kind: issue.kind,
+            file: issue.file,
+            detail: issue.message,
+          }),
+      });
+    let storage = await openStorage({ voters: voterIds, learners: [] });
+    const empty = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0 &&
+      storage.snapshot().meta.index === 0;
+    if (empty && options.initialConfigIfEmpty) {
+      // The membership of an empty log lives only in memory: reopening with another is safe.
+      let chosen: ClusterConfig | undefined;
+      try {
+        chosen = await options.initialConfigIfEmpty();
+      } catch (e) {
+        await storage.close();
+        throw e;
+      }
+      if (chosen) {
+        await storage.close();
+        storage = await openStorage(chosen);
+      }
+    }
     const snapshot = storage.snapshot();
     const image = snapshot.meta.index > 0 ? decodeImageSnapshot(snapshot.data) : EMPTY_IMAGE;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -242,14 +286,71 @@ export class MetadataQuorum {
   /** The error for "this node is not the controller", with the leader as a hint. */
   notControllerError(): StromError {
     const leaderId = this.node.status().leaderId;
-    const leader = this.options.voters.find((v) => v.id === leaderId);
+    const leader = leaderId === 0 ? undefined : this.endpoints(leaderId);
     return new StromError(
       "NOT_CONTROLLER",
       leader
-        ? `node ${leader.id} is the active controller`
+        ? `node ${leaderId} is the active controller`
         : "no active controller is known yet; retry shortly",
-      leader ? { leader: { id: leader.id, url: leader.clientUrl } } : {},
+      leader ? { leader: { id: leaderId, url: leader.clientUrl } } : {},
     );
+  }
+
+  /**
+   * Where node `id` is reached: every quorum member that announced itself
+   * in the metadata image (observers, voters added later), then the
+   * configured voters.
+   */
+  endpoints(id: number): NodeEndpoints | undefined {
+    const q = this.#image.quorumNodes.get(id);
+    if (q) return { internalUrl: q.internalUrl, clientUrl: q.clientUrl };
+    return this.options.voters.find((v) => v.id === id);
+  }
+
+  /**
+   * Proposes a single-server membership change (leader only); resolves with
+   * its offset once committed and applied here. Another change still
+   * uncommitted, or a learner not caught up, is REQUEST_TIMED_OUT (retry);
+   * an impossible change is INVALID_REQUEST.
+   */
+  proposeConfigChange(change: ConfigChange): Promise<number> {
+    if (this.node.status().role !== "leader") return Promise.reject(this.notControllerError());
+    if (this.#pending.size >= PENDING_PROPOSALS_MAX) {
+      return Promise.reject(
+        new StromError("REQUEST_TIMED_OUT", `${PENDING_PROPOSALS_MAX} metadata proposals pending`),
+      );
+    }
+    let result;
+    try {
+      result = this.node.proposeConfigChange(change);
+    } catch (e) {
+      if (!(e instanceof RaftError)) return Promise.reject(e);
+      const code = e.code === "NOT_LEADER"
+        ? "NOT_CONTROLLER"
+        : e.retriable
+        ? "REQUEST_TIMED_OUT"
+        : "INVALID_REQUEST";
+      return Promise.reject(
+        new StromError(
+          code,
+          `membership change ${change.type} of node ${change.nodeId} refused: ${e.message}`,
+        ),
+      );
+    }
+    if (result.status !== "appended") return Promise.reject(this.notControllerError());
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#pending.set(result.index, { term: result.term, resolve, reject });
+    this.#schedule();
+    return promise;
+  }
+
+  /** Hands every announced quorum member's URL to the transport (observers have no static config). */
+  #syncPeers(image: MetadataImage): void {
+    for (const q of image.quorumNodes.values()) {
+      if (q.id === this.options.nodeId || this.#peerUrls.get(q.id) === q.internalUrl) continue;
+      this.#peerUrls.set(q.id, q.internalUrl);
+      this.transport.setPeer(q.id, q.internalUrl);
+    }
   }
 
   /** Stops ticking, waits for the driver, closes the transport and storage. */
@@ -342,6 +443,7 @@ export class MetadataQuorum {
 
   #installSnapshot(snapshot: Snapshot): void {
     this.#image = decodeImageSnapshot(snapshot.data);
+    this.#syncPeers(this.#image);
     this.#sinceSnapshot = 0;
     this.options.logger.info("installed metadata snapshot from the leader", {
       offset: snapshot.meta.index,
@@ -367,6 +469,7 @@ export class MetadataQuorum {
       }
     }
     this.#sinceSnapshot += entries.length;
+    if (image.quorumNodes !== this.#image.quorumNodes) this.#syncPeers(image);
     this.#image = image;
     // Proposals below the applied offset that were not applied as ours are lost.
     for (const [index, p] of this.#pending) {

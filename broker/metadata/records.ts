@@ -100,6 +100,28 @@ export interface ProducerIdsRecord {
   readonly nextProducerId: number;
 }
 
+/**
+ * A metadata-quorum member (voter or observer) announced itself: its data
+ * directory id and where to reach it. `voter` mirrors the Raft membership
+ * as the controller last changed it (KIP-853 keeps voters with their
+ * directory ids in the log the same way): a node recorded as a voter may
+ * only come back with the same directory id.
+ */
+export interface RegisterQuorumNodeRecord {
+  readonly type: "RegisterQuorumNode";
+  readonly nodeId: number;
+  readonly directoryId: string;
+  readonly internalUrl: string;
+  readonly clientUrl: string;
+  readonly voter: boolean;
+}
+
+/** An operator removed a voter from the quorum: forget its directory id. */
+export interface UnregisterQuorumNodeRecord {
+  readonly type: "UnregisterQuorumNode";
+  readonly nodeId: number;
+}
+
 /** Written periodically by the active controller so that followers see the log advance. */
 export interface NoOpRecord {
   readonly type: "NoOp";
@@ -116,6 +138,8 @@ export type MetadataRecord =
   | RemoveTopicRecord
   | ConfigRecord
   | ProducerIdsRecord
+  | RegisterQuorumNodeRecord
+  | UnregisterQuorumNodeRecord
   | NoOpRecord;
 
 /**
@@ -158,5 +182,7 @@ const KNOWN_TYPES = new Set<MetadataRecord["type"]>([
   "RemoveTopic",
   "Config",
   "ProducerIds",
+  "RegisterQuorumNode",
+  "UnregisterQuorumNode",
   "NoOp",
 ]);

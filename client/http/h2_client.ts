@@ -38,6 +38,22 @@ export interface H2ClientOptions {
   readonly timeoutMs?: number;
   /** Headers sent with every request (for example the cluster secret). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** TLS settings for `https:` origins (ALPN h2); ignored for `http:` (h2c). */
+  readonly tls?: H2TlsOptions;
+}
+
+/** TLS settings for `https:` brokers, as `node:tls` takes them (PEM strings). */
+export interface H2TlsOptions {
+  /** Trusted CA certificates (PEM); default: the system's. */
+  readonly ca?: string | readonly string[];
+  /** Client certificate (PEM) for mutual TLS. */
+  readonly cert?: string;
+  /** Client private key (PEM) for mutual TLS. */
+  readonly key?: string;
+  /** Server name to verify when it differs from the URL's host. */
+  readonly servername?: string;
+  /** Default true; false accepts any certificate (tests only). */
+  readonly rejectUnauthorized?: boolean;
 }
 
 /** One request. */
@@ -71,6 +87,7 @@ export class H2Client {
   readonly #bodyMax: number;
   readonly #timeoutMs: number;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #tls: H2TlsOptions | undefined;
   #closed = false;
 
   constructor(options: H2ClientOptions = {}) {
@@ -79,6 +96,7 @@ export class H2Client {
     this.#bodyMax = options.responseBytesMax ?? 64 * 1024 * 1024;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#headers = options.headers ?? {};
+    this.#tls = options.tls;
   }
 
   /** Sends one request to `origin` (like `http://127.0.0.1:9092`) and reads the whole answer. */
@@ -155,7 +173,9 @@ export class H2Client {
 
   #session(origin: string, o: Origin): http2.ClientHttp2Session {
     if (o.session && !o.session.closed && !o.session.destroyed) return o.session;
-    const session = http2.connect(origin);
+    const session = origin.startsWith("https:") && this.#tls
+      ? http2.connect(origin, { ...this.#tls, ca: this.#tls.ca as string | string[] | undefined })
+      : http2.connect(origin);
     session.on("error", () => {
       // Each stream reports its own failure; a broken session is replaced on the next request.
       if (o.session === session) o.session = undefined;

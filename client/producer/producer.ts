@@ -1,0 +1,631 @@
+/**
+ * The producer: batches records per partition, compresses each batch, sends
+ * it to the partition's leader as a binary record batch, and resolves every
+ * record's `send()` with its partition and offset.
+ *
+ * Idempotence (on by default, as in Kafka 3): the producer gets an id from
+ * `POST /v1/producers` and numbers each partition's records; at most five
+ * batches per partition are in flight; after a retriable failure the
+ * partition waits until nothing is in flight and re-sends the same batches
+ * (same bytes, same sequences) in order, one at a time until they are
+ * answered, so the broker appends each batch once and in order. A batch the
+ * broker refused as out of sequence was not appended; if the producer's own
+ * earlier batches explain the gap it is simply re-sent, otherwise the
+ * producer takes a new producer id and renumbers (Kafka's epoch bump).
+ *
+ * @module
+ */
+
+import type { CallOptions, Connection } from "../connection/connection.ts";
+import { partitionPath } from "../connection/leader_request.ts";
+import { backoffDelayMs, isRetriable } from "../connection/retry.ts";
+import { CLIENT_DEFAULTS } from "../defaults.ts";
+import { StromError } from "../errors.ts";
+import type { CompressionName } from "../record_batch/header.ts";
+import { BATCH_HEADER_BYTES } from "../record_batch/header.ts";
+import { encodeRecordBatch } from "../record_batch/record_batch.ts";
+import type { RecordHeader } from "../record_batch/records.ts";
+import { BufferMemory } from "./buffer_memory.ts";
+import { partitionForKey } from "./partitioner.ts";
+import type { PendingRecord, RecordMetadata } from "./producer_batch.ts";
+import { ProducerBatch, recordSizeBytes } from "./producer_batch.ts";
+import { StickyPartitioner } from "./sticky_partitioner.ts";
+
+/** Kafka's acknowledgement levels; `-1` and `"-1"` mean `"all"`. */
+export type AcksOption = "all" | "0" | "1" | 0 | 1 | -1 | "-1";
+
+/** Options of {@link Producer}; every one has a default in {@link CLIENT_DEFAULTS}. */
+export interface ProducerOptions {
+  /** How many replicas must have a record before it counts as sent (default "all"). */
+  readonly acks?: AcksOption;
+  /** Codec applied to each batch (default "none"). */
+  readonly compression?: CompressionName;
+  /** A partition's batch is sent once it holds this many bytes (default 16 KiB). */
+  readonly batchBytes?: number;
+  /** How long a batch waits for more records (default 5 ms). */
+  readonly lingerMs?: number;
+  /** Exactly-once appends per partition (default true; needs acks "all"). */
+  readonly idempotent?: boolean;
+  /** Memory for records not yet answered (default 32 MiB); send() waits when it is used up. */
+  readonly bufferBytesMax?: number;
+  /** Largest record (default 1 MiB). */
+  readonly recordBytesMax?: number;
+  /** send() calls that may wait for memory at once (default 10,000). */
+  readonly sendsWaitingMax?: number;
+  /** How long send() waits for memory (default 60 s). */
+  readonly bufferWaitMsMax?: number;
+  /** Time from send() to its final answer, retries included (default 120 s). */
+  readonly deliveryTimeoutMs?: number;
+  /** Batches in flight per partition (default 5, at most 5 with idempotence). */
+  readonly inFlightBatchesPerPartitionMax?: number;
+  /** How long the leader may wait for replication (default 30 s). */
+  readonly ackTimeoutMs?: number;
+}
+
+/** A header value: text, bytes or null. */
+export type HeaderValue = string | Uint8Array | null;
+
+/** A record to send. */
+export interface ProducerRecord {
+  readonly topic: string;
+  /** Records with the same key go to the same partition (Kafka's murmur2 partitioner). */
+  readonly key?: string | Uint8Array | null;
+  /** The value; text is sent as UTF-8; null is a tombstone. */
+  readonly value: string | Uint8Array | null;
+  /** Headers as an object or as an ordered list (keys may repeat). */
+  readonly headers?:
+    | Readonly<Record<string, HeaderValue>>
+    | readonly { key: string; value: HeaderValue }[];
+  /** Send to this partition instead of choosing one. */
+  readonly partition?: number;
+  /** CreateTime in ms since the epoch (default now). */
+  readonly timestamp?: number;
+}
+
+/** A record whose value is any JSON value, for {@link Producer.sendJson}. */
+export type JsonProducerRecord = Omit<ProducerRecord, "value"> & { readonly value: unknown };
+
+export type { RecordMetadata };
+
+const TEXT = new TextEncoder();
+/** Kafka wraps sequence numbers at 2^31. */
+const SEQUENCE_MODULUS = 2 ** 31;
+
+interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  open: ProducerBatch | undefined;
+  lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sealed batches not yet answered, in send order. */
+  readonly queue: ProducerBatch[];
+  inFlight: number;
+  /** After a failure: send nothing until in-flight batches settle and `retryAtMs` passes. */
+  blocked: boolean;
+  retryAtMs: number;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The producer id the next sequence belongs to. */
+  sequencePid: number;
+  nextSequence: number;
+}
+
+interface ProducerIdentity {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+}
+
+/**
+ * Sends records to Strom. Get one from `strom.producer(options)`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Strom } from "@strom/client";
+ * const strom = new Strom({ brokers: "http://127.0.0.1:9092" });
+ * const producer = strom.producer({ compression: "zstd" });
+ * const { partition, offset } = await producer.send({ topic: "orders", key: "user-1", value: "hi" });
+ * await producer.sendJson({ topic: "orders", value: { id: 7, total: 12.5 } });
+ * console.log(partition, offset);
+ * await producer.close();
+ * await strom.close();
+ * ```
+ */
+export class Producer {
+  readonly #conn: Connection;
+  readonly #acks: "all" | "0" | "1";
+  readonly #idempotent: boolean;
+  readonly #compression: CompressionName;
+  readonly #batchBytes: number;
+  readonly #lingerMs: number;
+  readonly #recordBytesMax: number;
+  readonly #deliveryTimeoutMs: number;
+  readonly #inFlightMax: number;
+  readonly #ackTimeoutMs: number;
+  readonly #memory: BufferMemory;
+  readonly #sticky: StickyPartitioner;
+  readonly #partitions = new Map<string, PartitionState>();
+  #identity: ProducerIdentity | undefined;
+  #identityLoad: Promise<void> | undefined;
+  #identityStale = false;
+  /** Records sent but not yet answered; flush() waits for zero. */
+  #outstanding = 0;
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+  #onClose: (() => void) | undefined;
+
+  constructor(connection: Connection, options: ProducerOptions = {}, onClose?: () => void) {
+    const d = CLIENT_DEFAULTS.producer;
+    this.#conn = connection;
+    this.#onClose = onClose;
+    this.#acks = normalizeAcks(options.acks ?? "all");
+    if (options.idempotent === true && this.#acks !== "all") {
+      throw new StromError(
+        "INVALID_CONFIG",
+        `idempotence needs acks "all" (got acks ${options.acks}); set idempotent: false to use acks ${options.acks}`,
+      );
+    }
+    this.#idempotent = options.idempotent ?? this.#acks === "all";
+    this.#compression = options.compression ?? "none";
+    this.#batchBytes = positive("batchBytes", options.batchBytes ?? d.batchBytes);
+    this.#lingerMs = nonNegative("lingerMs", options.lingerMs ?? d.lingerMs);
+    this.#recordBytesMax = positive("recordBytesMax", options.recordBytesMax ?? d.recordBytesMax);
+    this.#deliveryTimeoutMs = positive(
+      "deliveryTimeoutMs",
+      options.deliveryTimeoutMs ?? d.deliveryTimeoutMs,
+    );
+    this.#inFlightMax = positive(
+      "inFlightBatchesPerPartitionMax",
+      options.inFlightBatchesPerPartitionMax ?? d.inFlightBatchesPerPartitionMax,
+    );
+    if (this.#idempotent && this.#inFlightMax > 5) {
+      throw new StromError(
+        "INVALID_CONFIG",
+        `idempotence allows at most 5 batches in flight per partition, got ${this.#inFlightMax}`,
+      );
+    }
+    this.#ackTimeoutMs = positive("ackTimeoutMs", options.ackTimeoutMs ?? d.ackTimeoutMs);
+    this.#memory = new BufferMemory({
+      bytesMax: positive("bufferBytesMax", options.bufferBytesMax ?? d.bufferBytesMax),
+      waitersMax: positive("sendsWaitingMax", options.sendsWaitingMax ?? d.sendsWaitingMax),
+      waitMsMax: positive("bufferWaitMsMax", options.bufferWaitMsMax ?? d.bufferWaitMsMax),
+    });
+    this.#sticky = new StickyPartitioner(connection.random);
+  }
+
+  /** Whether batches carry a producer id and sequence numbers. */
+  get idempotent(): boolean {
+    return this.#idempotent;
+  }
+
+  /** Buffer memory held by unanswered records, and send() calls waiting for memory. */
+  get bufferStats(): { usedBytes: number; bytesMax: number; sendsWaiting: number } {
+    return {
+      usedBytes: this.#memory.usedBytes,
+      bytesMax: this.#memory.bytesMax,
+      sendsWaiting: this.#memory.waiting,
+    };
+  }
+
+  /**
+   * Sends one record; resolves once the broker acknowledged it (per `acks`)
+   * with its partition and offset. Waits for buffer memory when it is used
+   * up (back-pressure); rejects with a {@link StromError} when the record
+   * cannot be delivered within `deliveryTimeoutMs` or the broker refuses it.
+   */
+  async send(record: ProducerRecord, options: Pick<CallOptions, "signal"> = {}): Promise<
+    RecordMetadata
+  > {
+    this.#checkOpen();
+    const input = toRecordInput(record);
+    const sizeBytes = recordSizeBytes(input);
+    if (sizeBytes + BATCH_HEADER_BYTES > this.#recordBytesMax) {
+      throw new StromError(
+        "MESSAGE_TOO_LARGE",
+        `the record is about ${sizeBytes} bytes, more than recordBytesMax (${this.#recordBytesMax})`,
+      );
+    }
+    // Counted from here so that flush() also waits for sends still waiting for memory.
+    this.#outstanding++;
+    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
+    try {
+      const partition = await this.#choosePartition(record, input.key ?? null, options.signal);
+      await this.#memory.reserve(sizeBytes, options.signal);
+      if (this.#closed) {
+        this.#memory.release(sizeBytes);
+        this.#checkOpen();
+      }
+      this.#append(record.topic, partition, { input, sizeBytes, resolve, reject });
+    } catch (e) {
+      this.#settled(1);
+      throw e;
+    }
+    return await promise;
+  }
+
+  /** Sends a record whose value is serialised as JSON. */
+  sendJson(record: JsonProducerRecord, options: Pick<CallOptions, "signal"> = {}): Promise<
+    RecordMetadata
+  > {
+    return this.send({ ...record, value: JSON.stringify(record.value) }, options);
+  }
+
+  /** Sends every batch now and resolves once every record sent so far has its answer. */
+  async flush(): Promise<void> {
+    for (const p of this.#partitions.values()) this.#seal(p);
+    if (this.#outstanding === 0) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Flushes, then refuses further sends. Records still waiting for memory fail with CLIENT_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#memory.rejectAll(new StromError("CLIENT_CLOSED", "the producer was closed"));
+    await this.flush();
+    for (const p of this.#partitions.values()) {
+      clearTimeout(p.lingerTimer);
+      clearTimeout(p.retryTimer);
+    }
+    this.#onClose?.();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new StromError("CLIENT_CLOSED", "the producer is closed; create a new one to send");
+    }
+  }
+
+  async #choosePartition(
+    record: ProducerRecord,
+    key: Uint8Array | null,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const count = await this.#conn.metadata.partitionCount(record.topic, signal ? { signal } : {});
+    if (record.partition !== undefined) {
+      if (!Number.isInteger(record.partition) || record.partition < 0) {
+        throw new StromError("INVALID_REQUEST", `partition must be an integer ≥ 0`);
+      }
+      if (record.partition >= count) {
+        throw new StromError(
+          "UNKNOWN_TOPIC_OR_PARTITION",
+          `topic '${record.topic}' has ${count} partition(s); partition ${record.partition} does not exist`,
+        );
+      }
+      return record.partition;
+    }
+    if (key !== null) return partitionForKey(key, count);
+    return this.#sticky.partition(record.topic, count);
+  }
+
+  #state(topic: string, partition: number): PartitionState {
+    const id = `${topic}\u0000${partition}`;
+    let p = this.#partitions.get(id);
+    if (!p) {
+      p = {
+        topic,
+        partition,
+        open: undefined,
+        lingerTimer: undefined,
+        queue: [],
+        inFlight: 0,
+        blocked: false,
+        retryAtMs: 0,
+        retryTimer: undefined,
+        sequencePid: -1,
+        nextSequence: 0,
+      };
+      this.#partitions.set(id, p);
+    }
+    return p;
+  }
+
+  #append(topic: string, partition: number, record: PendingRecord): void {
+    const p = this.#state(topic, partition);
+    if (
+      p.open && p.open.records.length > 0 && p.open.sizeBytes + record.sizeBytes > this.#batchBytes
+    ) {
+      this.#seal(p);
+    }
+    if (!p.open) {
+      p.open = new ProducerBatch(topic, partition, Date.now() + this.#deliveryTimeoutMs);
+      p.lingerTimer = setTimeout(() => this.#seal(p), this.#lingerMs);
+    }
+    p.open.add(record);
+    // A flush() is waiting: do not let a record that arrives meanwhile linger.
+    if (p.open.sizeBytes >= this.#batchBytes || this.#idleWaiters.length > 0) this.#seal(p);
+  }
+
+  /** Closes the open batch of `p` and queues it for sending. */
+  #seal(p: PartitionState): void {
+    const batch = p.open;
+    if (!batch) return;
+    clearTimeout(p.lingerTimer);
+    p.lingerTimer = undefined;
+    p.open = undefined;
+    batch.state = "ready";
+    p.queue.push(batch);
+    const count = this.#conn.metadata.partitionCountCached(p.topic);
+    if (count !== undefined) this.#sticky.batchSealed(p.topic, p.partition, count);
+    this.#drain(p);
+  }
+
+  /** Sends what may be sent now from `p`'s queue, in order. */
+  #drain(p: PartitionState): void {
+    if (p.blocked) {
+      if (p.inFlight > 0) return;
+      const waitMs = p.retryAtMs - Date.now();
+      if (waitMs > 0) {
+        if (p.retryTimer === undefined) {
+          p.retryTimer = setTimeout(() => {
+            p.retryTimer = undefined;
+            this.#drain(p);
+          }, waitMs);
+        }
+        return;
+      }
+      p.blocked = false;
+    }
+    this.#expireUnsent(p);
+    // After a retry, one batch at a time until the retried ones are answered, as Kafka does.
+    const limit = p.queue.some((b) => b.retried) ? 1 : this.#inFlightMax;
+    for (const batch of p.queue) {
+      if (p.inFlight >= limit) return;
+      if (batch.state !== "ready") continue;
+      if (batch.bytes === undefined && this.#idempotent) {
+        const identity = this.#currentIdentity();
+        if (!identity) return; // #loadIdentity drains every partition once it has an id.
+        // Batches under an older producer id must settle before new ones follow them.
+        if (p.queue.some((b) => b.state === "inflight" && b.producerId !== identity.producerId)) {
+          return;
+        }
+        this.#number(p, batch, identity);
+      }
+      batch.state = "inflight";
+      p.inFlight++;
+      void this.#send(p, batch);
+    }
+  }
+
+  /** Fails never-sent batches whose delivery deadline passed (a stalled partition). */
+  #expireUnsent(p: PartitionState): void {
+    const now = Date.now();
+    for (const batch of [...p.queue]) {
+      if (batch.state === "ready" && batch.attempts === 0 && now >= batch.deadlineMs) {
+        this.#fail(p, batch, deliveryTimeout(batch, undefined));
+      }
+    }
+  }
+
+  #number(p: PartitionState, batch: ProducerBatch, identity: ProducerIdentity): void {
+    if (p.sequencePid !== identity.producerId) {
+      p.sequencePid = identity.producerId;
+      p.nextSequence = 0;
+    }
+    batch.producerId = identity.producerId;
+    batch.producerEpoch = identity.producerEpoch;
+    batch.baseSequence = p.nextSequence;
+    p.nextSequence = (p.nextSequence + batch.records.length) % SEQUENCE_MODULUS;
+  }
+
+  #currentIdentity(): ProducerIdentity | undefined {
+    if (this.#identity && !this.#identityStale) return this.#identity;
+    this.#identityLoad ??= this.#loadIdentity();
+    return undefined;
+  }
+
+  async #loadIdentity(): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        this.#identity = await this.#conn.anyBroker<ProducerIdentity>({
+          method: "POST",
+          path: "/v1/producers",
+          body: {},
+        });
+        this.#identityStale = false;
+        break;
+      } catch (e) {
+        if (this.#outstanding === 0) break;
+        if (!isRetriable(e)) {
+          for (const p of this.#partitions.values()) this.#failUnnumbered(p, e);
+          break;
+        }
+        // Without an id nothing can be sent: fail what is past its deadline, keep trying for the rest.
+        for (const p of this.#partitions.values()) this.#failExpired(p, e);
+        await new Promise((r) => setTimeout(r, backoffDelayMs(attempt, this.#backoff())));
+      }
+    }
+    this.#identityLoad = undefined;
+    for (const p of this.#partitions.values()) this.#drain(p);
+  }
+
+  #failUnnumbered(p: PartitionState, error: unknown): void {
+    for (const batch of [...p.queue]) {
+      if (batch.state === "ready" && batch.bytes === undefined) this.#fail(p, batch, error);
+    }
+  }
+
+  #failExpired(p: PartitionState, cause: unknown): void {
+    const now = Date.now();
+    for (const batch of [...p.queue]) {
+      if (batch.state === "ready" && now >= batch.deadlineMs) {
+        this.#fail(p, batch, deliveryTimeout(batch, cause));
+      }
+    }
+  }
+
+  async #send(p: PartitionState, batch: ProducerBatch): Promise<void> {
+    batch.attempts++;
+    try {
+      batch.bytes ??= await encodeRecordBatch({
+        records: batch.records.map((r) => r.input),
+        compression: this.#compression,
+        producerId: batch.producerId,
+        producerEpoch: batch.producerEpoch,
+        baseSequence: batch.baseSequence,
+      });
+      const leader = await this.#conn.metadata.leader(p.topic, p.partition);
+      const res = await this.#conn.request(leader.url, {
+        method: "POST",
+        path: `${
+          partitionPath(p.topic, p.partition)
+        }/records?acks=${this.#acks}&timeoutMs=${this.#ackTimeoutMs}`,
+        headers: { "content-type": "application/vnd.strom.batch" },
+        body: batch.bytes,
+        timeoutMs: this.#conn.requestTimeoutMs + (this.#acks === "all" ? this.#ackTimeoutMs : 0),
+      });
+      const body = parseJson(res.body);
+      if (res.status < 200 || res.status >= 300) throw StromError.fromBody(body, res.status);
+      const answer = body as { baseOffset: number; logAppendTime?: number };
+      this.#complete(p, batch, answer.baseOffset, answer.logAppendTime ?? -1);
+    } catch (e) {
+      this.#onError(p, batch, e);
+    } finally {
+      p.inFlight--;
+      this.#drain(p);
+    }
+  }
+
+  #onError(p: PartitionState, batch: ProducerBatch, e: unknown): void {
+    const error = e instanceof StromError
+      ? e
+      : e instanceof RangeError
+      ? new StromError("INVALID_RECORD", e.message, { cause: e })
+      : new StromError("UNKNOWN_SERVER_ERROR", String(e), { cause: e });
+    if (error.code === "NOT_LEADER_OR_FOLLOWER" && error.leader) {
+      this.#conn.metadata.noteLeader(p.topic, p.partition, error.leader);
+    } else if (error.retriable || error.code === "UNKNOWN_TOPIC_OR_PARTITION") {
+      this.#conn.metadata.invalidate(p.topic);
+    }
+    let retry = isRetriable(error);
+    if (error.code === "UNKNOWN_TOPIC_OR_PARTITION") {
+      retry = batch.unknownTopicRetries++ < 3;
+    }
+    if (error.code === "OUT_OF_ORDER_SEQUENCE_NUMBER" && this.#idempotent) {
+      // Refused, so not appended. If an earlier batch of ours is still unanswered or being
+      // re-sent, that explains the gap: re-send as is. Otherwise the broker lost track of the
+      // sequence (an earlier batch failed for good): renumber under a new producer id.
+      if (p.queue.indexOf(batch) === 0) {
+        if (batch.producerId === this.#identity?.producerId) this.#identityStale = true;
+        batch.bytes = undefined;
+      }
+      retry = true;
+    }
+    if (retry && Date.now() < batch.deadlineMs) {
+      batch.state = "ready";
+      batch.retried = true;
+      p.blocked = true;
+      p.retryAtMs = Math.max(
+        p.retryAtMs,
+        Date.now() + backoffDelayMs(batch.attempts, this.#backoff()),
+      );
+      return;
+    }
+    this.#fail(p, batch, retry ? deliveryTimeout(batch, error) : error);
+    // A sequence was used up by a batch the broker may or may not have: start a fresh one.
+    if (this.#idempotent && batch.producerId === this.#identity?.producerId) {
+      this.#identityStale = true;
+    }
+  }
+
+  #backoff() {
+    return {
+      backoffMs: this.#conn.retryBackoffMs,
+      backoffMsMax: this.#conn.retryBackoffMsMax,
+      random: this.#conn.random,
+    };
+  }
+
+  #complete(p: PartitionState, batch: ProducerBatch, baseOffset: number, appendTime: number): void {
+    this.#finish(p, batch);
+    batch.records.forEach((r, i) =>
+      r.resolve({
+        topic: p.topic,
+        partition: p.partition,
+        offset: baseOffset < 0 ? -1 : baseOffset + i,
+        timestamp: appendTime > 0 ? appendTime : r.input.timestamp,
+      })
+    );
+  }
+
+  #fail(p: PartitionState, batch: ProducerBatch, error: unknown): void {
+    this.#finish(p, batch);
+    for (const r of batch.records) r.reject(error);
+  }
+
+  #finish(p: PartitionState, batch: ProducerBatch): void {
+    batch.state = "done";
+    const i = p.queue.indexOf(batch);
+    if (i >= 0) p.queue.splice(i, 1);
+    this.#memory.release(batch.reservedBytes);
+    this.#settled(batch.records.length);
+  }
+
+  #settled(records: number): void {
+    this.#outstanding -= records;
+    if (this.#outstanding === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
+  }
+}
+
+function deliveryTimeout(batch: ProducerBatch, cause: unknown): StromError {
+  const why = cause instanceof Error ? `; last error: ${cause.message}` : "";
+  return new StromError(
+    "REQUEST_TIMED_OUT",
+    `${batch.records.length} record(s) for ${batch.topic}-${batch.partition} expired: deliveryTimeoutMs passed after ${batch.attempts} attempt(s)${why}`,
+    { cause },
+  );
+}
+
+function toRecordInput(record: ProducerRecord): PendingRecord["input"] {
+  if (typeof record.topic !== "string" || record.topic.length === 0) {
+    throw new StromError("INVALID_TOPIC_EXCEPTION", "a record needs a topic");
+  }
+  return {
+    key: bytesOf(record.key ?? null),
+    value: bytesOf(record.value),
+    headers: headersOf(record.headers),
+    timestamp: record.timestamp ?? Date.now(),
+  };
+}
+
+function bytesOf(v: string | Uint8Array | null | undefined): Uint8Array | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? TEXT.encode(v) : v;
+}
+
+function headersOf(headers: ProducerRecord["headers"]): RecordHeader[] {
+  if (!headers) return [];
+  const list = Array.isArray(headers)
+    ? headers as readonly { key: string; value: HeaderValue }[]
+    : Object.entries(headers as Record<string, HeaderValue>).map(([key, value]) => ({
+      key,
+      value,
+    }));
+  return list.map((h) => ({ key: h.key, value: bytesOf(h.value) }));
+}
+
+function normalizeAcks(acks: AcksOption): "all" | "0" | "1" {
+  const s = String(acks);
+  if (s === "all" || s === "-1") return "all";
+  if (s === "0" || s === "1") return s;
+  throw new StromError("INVALID_CONFIG", `acks must be 0, 1 or "all", got ${acks}`);
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new StromError("INVALID_CONFIG", `${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new StromError("INVALID_CONFIG", `${name} must be ≥ 0, got ${value}`);
+  }
+  return value;
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return body.length === 0 ? null : JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { FakeCluster } from "../_testing/fake_cluster.ts";
+import { StromError } from "../errors.ts";
+import { decodeRecordBatch } from "../record_batch/record_batch.ts";
+import { Strom } from "../strom.ts";
+import type { ProducerOptions } from "./producer.ts";
+import { partitionForKey } from "./partitioner.ts";
+
+const text = new TextDecoder();
+
+async function withProducer(
+  options: ProducerOptions,
+  fn: (
+    ctx: { cluster: FakeCluster; strom: Strom; producer: ReturnType<Strom["producer"]> },
+  ) => Promise<void>,
+  setup: (cluster: FakeCluster) => void = (c) => c.createTopic("t", 1),
+): Promise<void> {
+  const cluster = FakeCluster.start();
+  setup(cluster);
+  const strom = new Strom({ brokers: cluster.urls[0], retryBackoffMs: 5, retryBackoffMsMax: 20 });
+  try {
+    await fn({ cluster, strom, producer: strom.producer(options) });
+  } finally {
+    await strom.close();
+    await cluster.close();
+  }
+}
+
+async function values(cluster: FakeCluster, topic: string, partition: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const b of cluster.batches(topic, partition)) {
+    for (const r of (await decodeRecordBatch(b)).records) out.push(text.decode(r.value!));
+  }
+  return out;
+}
+
+function produceRequests(cluster: FakeCluster) {
+  return cluster.log.filter((l) => l.batch !== undefined);
+}
+
+Deno.test("send() resolves with the partition and offset of each record", async () => {
+  await withProducer({}, async ({ producer, cluster }) => {
+    const a = await producer.send({ topic: "t", value: "a" });
+    const b = await producer.send({ topic: "t", value: new TextEncoder().encode("b") });
+    const c = await producer.sendJson({ topic: "t", value: { n: 1 } });
+    assert.deepEqual([a.partition, a.offset, b.offset, c.offset], [0, 0, 1, 2]);
+    assert.deepEqual(await values(cluster, "t", 0), ["a", "b", '{"n":1}']);
+  });
+});
+
+Deno.test("records sent together share a batch until batchBytes is reached", async () => {
+  await withProducer({ batchBytes: 61 + 10 * 31, lingerMs: 50 }, async ({ producer, cluster }) => {
+    await Promise.all(
+      Array.from(
+        { length: 25 },
+        (_, i) => producer.send({ topic: "t", value: `v${i}`.padEnd(10) }),
+      ),
+    );
+    const counts = produceRequests(cluster).map((r) => r.batch!.recordCount);
+    assert.deepEqual(counts, [10, 10, 5]);
+  });
+});
+
+Deno.test("lingerMs holds a batch open for records sent a moment later", async () => {
+  await withProducer({ lingerMs: 100 }, async ({ producer, cluster }) => {
+    const first = producer.send({ topic: "t", value: "1" });
+    await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([first, producer.send({ topic: "t", value: "2" })]);
+    assert.deepEqual(produceRequests(cluster).map((r) => r.batch!.recordCount), [2]);
+  });
+});
+
+Deno.test("keyed records land on partitionForKey's partition", async () => {
+  await withProducer({}, async ({ producer }) => {
+    for (const key of ["a", "user-42", "zebra", ""]) {
+      const { partition } = await producer.send({ topic: "t", key, value: "v" });
+      assert.equal(partition, partitionForKey(new TextEncoder().encode(key), 6), key);
+    }
+  }, (c) => c.createTopic("t", 6));
+});
+
+Deno.test("unkeyed records stick to one partition per batch and move on when it is sent", async () => {
+  await withProducer({ lingerMs: 20 }, async ({ producer }) => {
+    const first = await Promise.all(
+      Array.from({ length: 5 }, () => producer.send({ topic: "t", value: "x" })),
+    );
+    assert.equal(new Set(first.map((m) => m.partition)).size, 1);
+    const second = await producer.send({ topic: "t", value: "y" });
+    assert.notEqual(second.partition, first[0].partition);
+  }, (c) => c.createTopic("t", 4));
+});
+
+Deno.test("idempotent batches carry the producer id and consecutive sequence numbers", async () => {
+  await withProducer({ lingerMs: 1 }, async ({ producer, cluster }) => {
+    assert.equal(producer.idempotent, true);
+    await Promise.all([1, 2, 3].map((i) => producer.send({ topic: "t", value: `a${i}` })));
+    await producer.send({ topic: "t", value: "b" });
+    await Promise.all([1, 2].map((i) => producer.send({ topic: "t", value: `c${i}` })));
+    const batches = produceRequests(cluster).map((r) => r.batch!);
+    assert.deepEqual(batches.map((b) => b.baseSequence), [0, 3, 4]);
+    assert.ok(batches.every((b) => b.producerId === 1000));
+  });
+});
+
+Deno.test("at most five batches per partition are in flight", async () => {
+  await withProducer({ batchBytes: 1, lingerMs: 0 }, async ({ producer, cluster }) => {
+    cluster.produceDelayMs = 30;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => producer.send({ topic: "t", value: `${i}` })),
+    );
+    const flight = cluster.inFlight.get("t-0")!;
+    assert.ok(flight.max <= 5 && flight.max >= 2, `max in flight ${flight.max}`);
+    assert.deepEqual(await values(cluster, "t", 0), Array.from({ length: 20 }, (_, i) => `${i}`));
+  });
+});
+
+Deno.test("retriable errors are retried; the leader hint is followed", async () => {
+  await withProducer({}, async ({ producer, cluster }) => {
+    cluster.faults.push({
+      method: "POST",
+      path: /records$/,
+      code: "NOT_LEADER_OR_FOLLOWER",
+      times: 2,
+      leader: { id: 1, url: cluster.urls[0] },
+    });
+    const m = await producer.send({ topic: "t", value: "v" });
+    assert.equal(m.offset, 0);
+    assert.equal(cluster.log.filter((l) => l.path.endsWith("/records")).length, 3);
+  });
+});
+
+Deno.test("errors that are not retriable fail the send at once", async () => {
+  await withProducer({}, async ({ producer, cluster }) => {
+    cluster.faults.push({ method: "POST", path: /records$/, code: "INVALID_RECORD", times: 1 });
+    await assert.rejects(
+      producer.send({ topic: "t", value: "v" }),
+      (e: unknown) => e instanceof StromError && e.code === "INVALID_RECORD",
+    );
+    assert.equal(cluster.log.filter((l) => l.path.endsWith("/records")).length, 1);
+  });
+});
+
+Deno.test("a batch whose answer was lost is re-sent and recognised as a duplicate", async () => {
+  await withProducer({}, async ({ producer, cluster }) => {
+    cluster.faults.push({
+      method: "POST",
+      path: /records$/,
+      code: "REQUEST_TIMED_OUT",
+      times: 1,
+      afterAppend: true,
+    });
+    const m = await producer.send({ topic: "t", value: "once" });
+    assert.equal(m.offset, 0);
+    assert.deepEqual(await values(cluster, "t", 0), ["once"]);
+  });
+});
+
+Deno.test("a failure in the middle of in-flight batches keeps order and writes each batch once", async () => {
+  await withProducer({ batchBytes: 1, lingerMs: 0 }, async ({ producer, cluster }) => {
+    cluster.produceDelayMs = 10;
+    // The third produce request fails before appending; those after it are out of sequence.
+    cluster.faults.push({
+      method: "POST",
+      path: /records$/,
+      code: "NOT_ENOUGH_REPLICAS",
+      times: 1,
+      skip: 2,
+    });
+    const sent = Array.from({ length: 12 }, (_, i) => `${i}`);
+    const metas = await Promise.all(sent.map((v) => producer.send({ topic: "t", value: v })));
+    assert.deepEqual(await values(cluster, "t", 0), sent);
+    assert.deepEqual(metas.map((m) => m.offset), sent.map((_, i) => i));
+  });
+});
+
+Deno.test("send() waits for buffer memory and never holds more than bufferBytesMax", async () => {
+  await withProducer(
+    { bufferBytesMax: 200, batchBytes: 1, lingerMs: 0 },
+    async ({ producer, cluster }) => {
+      cluster.stall("t", 0);
+      const sends = Array.from(
+        { length: 10 },
+        (_, i) => producer.send({ topic: "t", value: `${i}`.padEnd(40) }),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const stats = producer.bufferStats;
+      assert.ok(stats.usedBytes <= 200, `used ${stats.usedBytes}`);
+      assert.ok(stats.sendsWaiting >= 6, `waiting ${stats.sendsWaiting}`);
+      cluster.unstall("t", 0);
+      await Promise.all(sends);
+      assert.equal(producer.bufferStats.usedBytes, 0);
+      assert.equal((await values(cluster, "t", 0)).length, 10);
+    },
+  );
+});
+
+Deno.test("a record larger than the buffer fails clearly; a long wait fails with BUFFER_EXHAUSTED", async () => {
+  await withProducer(
+    { bufferBytesMax: 200, bufferWaitMsMax: 50, batchBytes: 1, lingerMs: 0 },
+    async ({ producer, cluster }) => {
+      await assert.rejects(
+        producer.send({ topic: "t", value: "x".repeat(500) }),
+        (e: unknown) => e instanceof StromError && e.code === "MESSAGE_TOO_LARGE",
+      );
+      cluster.stall("t", 0);
+      const held = Array.from(
+        { length: 2 },
+        (_, i) => producer.send({ topic: "t", value: `${i}`.padEnd(60) }),
+      );
+      await assert.rejects(
+        producer.send({ topic: "t", value: "late".padEnd(60) }),
+        (e: unknown) => e instanceof StromError && e.code === "BUFFER_EXHAUSTED",
+      );
+      cluster.unstall("t", 0);
+      await Promise.all(held);
+    },
+  );
+});
+
+Deno.test("flush() sends open batches; send() after close() fails with CLIENT_CLOSED", async () => {
+  await withProducer({ lingerMs: 10_000 }, async ({ producer, cluster }) => {
+    const pending = producer.send({ topic: "t", value: "v" });
+    await producer.flush();
+    assert.equal((await pending).offset, 0);
+    assert.equal(produceRequests(cluster).length, 1);
+    await producer.close();
+    await assert.rejects(
+      producer.send({ topic: "t", value: "v" }),
+      (e: unknown) => e instanceof StromError && e.code === "CLIENT_CLOSED",
+    );
+  });
+});
+
+Deno.test("idempotence needs acks all; acks 1 without it sends plain batches", async () => {
+  const strom = new Strom({ brokers: "http://127.0.0.1:1" });
+  try {
+    assert.throws(
+      () => strom.producer({ acks: 1, idempotent: true }),
+      (e: unknown) => e instanceof StromError && e.code === "INVALID_CONFIG",
+    );
+    assert.equal(strom.producer({ acks: 1 }).idempotent, false);
+  } finally {
+    await strom.close();
+  }
+  await withProducer({ acks: 0 }, async ({ producer, cluster }) => {
+    assert.equal((await producer.send({ topic: "t", value: "v" })).offset, -1);
+    assert.equal(produceRequests(cluster)[0].batch!.producerId, -1);
+  });
+});
+
+Deno.test("every codec's batches reach the broker decodable", async () => {
+  for (const compression of ["gzip", "snappy", "lz4", "zstd"] as const) {
+    await withProducer({ compression }, async ({ producer, cluster }) => {
+      await Promise.all(
+        ["a", "b", "c"].map((v) => producer.send({ topic: "t", value: v.repeat(100) })),
+      );
+      assert.deepEqual(await values(cluster, "t", 0), ["a", "b", "c"].map((v) => v.repeat(100)));
+    });
+  }
+});
