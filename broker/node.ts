@@ -36,6 +36,13 @@ import type { DataDirMeta } from "./config/data_dir.ts";
 import type { ListenerConfig, NodeConfig } from "./config/node_config.ts";
 import type { Logger } from "./log.ts";
 import { readSecretFile, SECRET_HEADER } from "./security/cluster_secret.ts";
+import { controllerBlockSource, ProducerIdManager } from "./producer_ids/mod.ts";
+import type { ReplicaManager } from "./replica_manager/mod.ts";
+import {
+  createNodeReplicaManager,
+  mountReplicaRoutes,
+  startNodeReplicaManager,
+} from "./replica_manager/mod.ts";
 
 /** A listener could not be opened; the message names the port and what to do. */
 export class ListenerError extends Error {
@@ -58,6 +65,8 @@ interface Parts {
   /** Absent on a controller-only node: it never registers as a broker. */
   readonly lifecycle: BrokerLifecycle | undefined;
   readonly admin: AdminService;
+  /** Partition replicas and the data plane; absent on a node without the broker role. */
+  readonly replicas: ReplicaManager | undefined;
 }
 
 /** A running node. Create it with {@link StromNode.start}. */
@@ -155,13 +164,47 @@ export class StromNode {
       )
       : undefined;
     const admin = new AdminService(config, quorum, controller, controllerClient, http);
-    const parts: Parts = { http, quorum, controller, membership, announcer, lifecycle, admin };
+    const replicas = lifecycle
+      ? createNodeReplicaManager({
+        nodeId: config.nodeId,
+        dataDir: config.dataDir,
+        quorum,
+        controller: controllerClient,
+        brokerEpoch: () => lifecycle.brokerEpoch,
+        http,
+        logger,
+      })
+      : undefined;
+    const parts: Parts = {
+      http,
+      quorum,
+      controller,
+      membership,
+      announcer,
+      lifecycle,
+      admin,
+      replicas,
+    };
 
     const clientApp = createClientApp({
       nodeId: config.nodeId,
       readiness: () => readiness(parts),
       admin,
       quorum: admin,
+      data: replicas && lifecycle
+        ? {
+          nodeId: config.nodeId,
+          dataPlane: replicas,
+          producerIds: new ProducerIdManager({
+            allocateBlock: controllerBlockSource(controllerClient, {
+              brokerId: config.nodeId,
+              brokerEpoch: () => lifecycle.brokerEpoch,
+            }),
+          }),
+          image: () => quorum.image,
+          http,
+        }
+        : undefined,
     }, logger);
     const internalApp = createInternalApp({
       secret,
@@ -187,6 +230,7 @@ export class StromNode {
       await http.close();
       throw e;
     }
+    if (replicas) await startNodeReplicaManager(replicas, quorum, logger);
     quorum.start();
     controller.start();
     membership.start();
@@ -226,6 +270,8 @@ export class StromNode {
     if (outcome === "timeout") {
       this.logger.warn("shutdown grace period over; abandoning requests still in flight");
     }
+    // After the controlled shutdown moved leaderships away: flush logs, checkpoint HWs, close files.
+    await this.parts.replicas?.stop();
     this.parts.membership.stop();
     this.parts.controller.stop();
     await this.parts.quorum.close();
@@ -261,6 +307,7 @@ function mountInternalRoutes(app: Hono, parts: Parts): void {
     return c.json(await parts.membership.run(c.req.param("op"), await readJsonBody(c.req.raw)));
   });
   app.get("/internal/quorum", (c) => c.json(parts.admin.localQuorum()));
+  mountReplicaRoutes(app, () => parts.replicas);
 }
 
 function serve(

@@ -18,3 +18,8 @@ export * from "./fetch_wire.ts";
 export { httpReplicaFetchTransport, mountReplicaRoutes } from "./replica_http.ts";
 export { validateProduceBatches, type ValidBatch } from "./batch_validation.ts";
 export { logConfigForTopic } from "./topic_log_config.ts";
+export {
+  createNodeReplicaManager,
+  type ReplicaManagerWiring,
+  startNodeReplicaManager,
+} from "./node_wiring.ts";

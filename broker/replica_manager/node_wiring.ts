@@ -1,0 +1,85 @@
+/**
+ * How a broker node builds its replica manager: follower fetches over the
+ * node's shared HTTP/2 client to the leaders' internal listeners, ISR
+ * changes through the controller's "alter-partition" operation, and the
+ * metadata image from the quorum. Kept here so that `broker/node.ts` (shared
+ * by several subsystems) only needs one call.
+ *
+ * @module
+ */
+
+import { StromError } from "@strom/client";
+import type { H2Client } from "@strom/client";
+import type { ControllerClient } from "../controller/controller_client.ts";
+import type { Logger } from "../log.ts";
+import type { PartitionState } from "../metadata/image.ts";
+import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
+import { ALTER_PARTITION_TIMEOUT_MS } from "./config.ts";
+import { httpReplicaFetchTransport } from "./replica_http.ts";
+import { ReplicaManager } from "./replica_manager.ts";
+
+/** What {@link startReplicaManager} needs from the node. */
+export interface ReplicaManagerWiring {
+  readonly nodeId: number;
+  /** The node's data directory; partition directories go directly inside it. */
+  readonly dataDir: string;
+  readonly quorum: Pick<MetadataQuorum, "image" | "onImage">;
+  readonly controller: Pick<ControllerClient, "call">;
+  /** This broker's epoch once registered (AlterPartition carries it). */
+  readonly brokerEpoch: () => number | undefined;
+  readonly http: H2Client;
+  readonly logger: Logger;
+  /** `replica.lag.time.max.ms`; defaults to the replica manager's. */
+  readonly replicaLagTimeMaxMs?: number;
+}
+
+/**
+ * Creates the replica manager (no I/O yet): follower fetches go over `http`,
+ * ISR changes to the controller. Start it with {@link startNodeReplicaManager}.
+ */
+export function createNodeReplicaManager(w: ReplicaManagerWiring): ReplicaManager {
+  return new ReplicaManager({
+    localBrokerId: w.nodeId,
+    dataDir: w.dataDir,
+    logger: w.logger,
+    transport: httpReplicaFetchTransport(w.http, () => w.quorum.image),
+    ...(w.replicaLagTimeMaxMs === undefined ? {} : { replicaLagTimeMaxMs: w.replicaLagTimeMaxMs }),
+    alterPartition: async (request) => {
+      const brokerEpoch = w.brokerEpoch();
+      if (brokerEpoch === undefined) {
+        throw new StromError("NOT_READY", "this broker is not registered with the controller yet");
+      }
+      const { response } = await w.controller.call<PartitionState>("alter-partition", {
+        brokerId: w.nodeId,
+        brokerEpoch,
+        topicId: request.topicId,
+        partition: request.partition,
+        leaderEpoch: request.leaderEpoch,
+        partitionEpoch: request.partitionEpoch,
+        isr: [...request.isr],
+      }, ALTER_PARTITION_TIMEOUT_MS);
+      return response;
+    },
+  });
+}
+
+/**
+ * Starts the manager (HW checkpoint, timers) and feeds it every metadata
+ * image, the current one at once. Stop it with `ReplicaManager.stop()` after
+ * the controlled shutdown and before the quorum closes.
+ */
+export async function startNodeReplicaManager(
+  manager: ReplicaManager,
+  quorum: Pick<MetadataQuorum, "image" | "onImage">,
+  logger: Logger,
+): Promise<void> {
+  await manager.start();
+  quorum.onImage((image) => {
+    manager.applyImage(image).catch((e) =>
+      logger.error("applying a metadata image to the replicas failed", {
+        error: (e as Error).message,
+      })
+    );
+  });
+  manager.applyImage(quorum.image).catch(() => {});
+}
