@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   DUPLICATE_BROKER_REGISTRATION: { httpStatus: 409, retriable: false },
   INVALID_UPDATE_VERSION: { httpStatus: 409, retriable: false },
   INCONSISTENT_VOTER_SET: { httpStatus: 409, retriable: false },
+  DUPLICATE_VOTER: { httpStatus: 409, retriable: false },
+  VOTER_NOT_FOUND: { httpStatus: 404, retriable: false },
   INELIGIBLE_REPLICA: { httpStatus: 409, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { httpStatus: 409, retriable: false },
   INVALID_PRODUCER_EPOCH: { httpStatus: 409, retriable: false },
