@@ -142,10 +142,15 @@ export class H2Client {
   /** Closes every connection. */
   async close(): Promise<void> {
     this.#closed = true;
-    const sessions = [...this.#origins.values()].map((o) => o.session).filter((s) =>
-      s !== undefined
-    );
+    const origins = [...this.#origins.values()];
     this.#origins.clear();
+    const sessions: http2.ClientHttp2Session[] = [];
+    for (const o of origins) {
+      if (!o.session) continue;
+      // Nothing of ours in flight: a graceful close would only wait for streams we cancelled.
+      if (o.active === 0) o.session.destroy();
+      else sessions.push(o.session);
+    }
     await Promise.all(sessions.map((s) =>
       new Promise<void>((resolve) => {
         if (s.closed || s.destroyed) return resolve();
