@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { StromError } from "../errors.ts";
+import { runQuorumCommand } from "./quorum_command.ts";
 
 /** The broker asked when no `--bootstrap-server` is given (the local cluster's first node). */
 export const DEFAULT_BOOTSTRAP = "http://127.0.0.1:9092";
@@ -21,6 +22,7 @@ const USAGE = `usage: strom <command> [options]
 
 Commands:
   cluster describe     the cluster id and its nodes
+  quorum ...           metadata quorum status; add-voter, remove-voter (strom quorum --help)
 
 Options:
   --bootstrap-server URL   a broker's client URL (default ${DEFAULT_BOOTSTRAP})
@@ -36,6 +38,7 @@ export interface CliIo {
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === "quorum") return await runQuorumCommand(args.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
