@@ -248,7 +248,7 @@ export class ReplicaManager implements DataPlane {
   // ---- DataPlane ------------------------------------------------------------
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
-    const replica = this.#leaderReplica(request.topic, request.partition);
+    const replica = await this.#awaitLeaderReplica(request.topic, request.partition);
     const batches = validateProduceBatches(request.batches, {
       maxMessageBytes: replica.log.config.maxMessageBytes,
     });
@@ -256,11 +256,11 @@ export class ReplicaManager implements DataPlane {
   }
 
   async fetch(request: FetchRequest): Promise<FetchResult> {
-    return await this.#leaderReplica(request.topic, request.partition).fetch(request);
+    return await (await this.#awaitLeaderReplica(request.topic, request.partition)).fetch(request);
   }
 
   async listOffset(topic: string, partition: number, at: OffsetSpec): Promise<ListOffsetResult> {
-    return await this.#leaderReplica(topic, partition).listOffset(at);
+    return await (await this.#awaitLeaderReplica(topic, partition)).listOffset(at);
   }
 
   async replicaDiagnostics(upTo: number): Promise<{ replicas: Record<string, unknown>[] }> {
@@ -501,6 +501,42 @@ export class ReplicaManager implements DataPlane {
 
   // ---- errors and hints -----------------------------------------------------------
 
+  /**
+   * The local replica if it leads. Metadata reaches brokers at slightly
+   * different times: a client that learned from another broker that this one
+   * leads may arrive before this broker applied the change. While the
+   * partition is unknown here, or this broker should lead it but has not
+   * finished opening or promoting it, wait for reconciliation (bounded)
+   * instead of failing a request that would succeed a moment later.
+   */
+  async #awaitLeaderReplica(topic: string, partition: number): Promise<PartitionReplica> {
+    const started = this.#clock();
+    for (;;) {
+      try {
+        return this.#leaderReplica(topic, partition);
+      } catch (e) {
+        const soon = this.#mayBecomeLeaderSoon(topic, partition);
+        const waitMs = soon === "unknown" ? UNKNOWN_TOPIC_WAIT_MS_MAX : LEADER_WAIT_MS_MAX;
+        if (soon === false || this.#clock() - started >= waitMs) throw e;
+      }
+      await new Promise((r) => setTimeout(r, LEADER_WAIT_POLL_MS));
+    }
+  }
+
+  /** Unknown here yet, or led by this broker per the image but not (yet) as a replica. */
+  #mayBecomeLeaderSoon(topic: string, partition: number): boolean | "unknown" {
+    if (this.#stopped) return false;
+    const image = this.#image;
+    const state = image === undefined
+      ? undefined
+      : topicByName(image, topic)?.partitions[partition];
+    if (state === undefined) return "unknown";
+    if (state.leader !== this.localBrokerId) return false;
+    const replica = this.#replicas.get(partitionKey(topic, partition));
+    return replica === undefined || replica.leaderEpoch < state.leaderEpoch ||
+      this.#reconciledOffset < (image?.offset ?? 0);
+  }
+
   /** The local replica if it leads; otherwise the right error (with a leader hint). */
   #leaderReplica(topic: string, partition: number): PartitionReplica {
     const replica = this.#replicas.get(partitionKey(topic, partition));
@@ -544,6 +580,13 @@ export class ReplicaManager implements DataPlane {
     return broker ? { id: broker.id, url: broker.clientUrl } : undefined;
   }
 }
+
+/** Longest a request waits for this broker to apply metadata that makes it the leader. */
+const LEADER_WAIT_MS_MAX = 2_000;
+/** Longest a request for a partition unknown here waits for metadata to bring it. */
+const UNKNOWN_TOPIC_WAIT_MS_MAX = 500;
+/** Poll interval of those waits. */
+const LEADER_WAIT_POLL_MS = 20;
 
 function errorResult(topic: string, partition: number, e: StromError): ReplicaFetchPartitionResult {
   return {

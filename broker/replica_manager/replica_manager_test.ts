@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { decodeRecordBatches } from "@strom/client";
+import { decodeRecordBatches, readBatchHeader } from "@strom/client";
+import type { ReplicaManager } from "./replica_manager.ts";
 import type { StromError } from "@strom/client";
 import { makeImage, partitionState, TestCluster, textBatch, waitFor } from "./_test_cluster.ts";
 
@@ -252,6 +253,214 @@ Deno.test("a leader that loses leadership fails its waiting acks=all requests wi
     );
     await cluster.elect(TOPIC, 0, 2, [2, 3]);
     await outcome;
+  } finally {
+    await cluster.stop();
+  }
+});
+
+function rf1Image(configs: Record<string, string> = {}) {
+  return makeImage(1, [1], [{
+    name: TOPIC,
+    configs: { "min.insync.replicas": "1", ...configs },
+    partitions: [partitionState([1], 1, 0)],
+  }]);
+}
+
+const produce = (
+  m: ReplicaManager,
+  batches: Uint8Array,
+  acks: "0" | "1" | "all" = "all",
+) => m.produce({ topic: TOPIC, partition: 0, batches, acks, timeoutMs: 5_000 });
+
+Deno.test("an idempotent retry of one of the last batches answers its original offsets; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const p = (seq: number, values: string[]) =>
+      textBatch(values, { producerId: 42, producerEpoch: 0, baseSequence: seq });
+    const first = await produce(m, p(0, ["a", "b"]));
+    await produce(m, p(2, ["c"]));
+    const retry = await produce(m, p(0, ["a", "b"]));
+    assert.deepEqual(
+      [retry.baseOffset, retry.lastOffset, retry.duplicate],
+      [first.baseOffset, first.lastOffset, true],
+    );
+    assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, 3, "the retry appended nothing");
+    await assert.rejects(
+      produce(m, p(5, ["z"])),
+      (e: StromError) => e.code === "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    );
+    await assert.rejects(
+      produce(m, textBatch(["old"], { producerId: 42, producerEpoch: -2, baseSequence: 3 })),
+    );
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("producer state survives a leader change: the new leader recognises a retry", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    const batch = () => textBatch(["once"], { producerId: 7, producerEpoch: 0, baseSequence: 0 });
+    const first = await produce(cluster.managers.get(1)!, batch());
+    await waitFor(
+      "followers to replicate",
+      () => cluster.managers.get(2)!.replica(TOPIC, 0)!.log.logEndOffset === 1,
+    );
+    await cluster.elect(TOPIC, 0, 2);
+    const retry = await produce(cluster.managers.get(2)!, batch());
+    assert.equal(retry.duplicate, true);
+    assert.equal(retry.baseOffset, first.baseOffset);
+    assert.equal(cluster.managers.get(2)!.replica(TOPIC, 0)!.log.logEndOffset, 1);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a consumer fetch at the HW long-polls until a produce arrives, and ends early when aborted", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const started = Date.now();
+    const waiting = m.fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 0,
+      maxBytes: 1 << 20,
+      maxWaitMs: 5_000,
+      minBytes: 1,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await produce(m, textBatch(["late"]), "1");
+    const got = await waiting;
+    assert.deepEqual(await valuesOf(got.batches), ["late"]);
+    assert.equal(got.nextOffset, 1);
+    assert.ok(Date.now() - started < 4_000, "answered by the produce, not the deadline");
+
+    const abort = new AbortController();
+    const aborted = m.fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 1,
+      maxBytes: 1 << 20,
+      maxWaitMs: 5_000,
+      minBytes: 1,
+      signal: abort.signal,
+    });
+    setTimeout(() => abort.abort(), 30);
+    assert.equal((await aborted).batches.length, 0);
+    assert.ok(Date.now() - started < 4_000, "the abort ended the wait");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("fetch outside the log is OFFSET_OUT_OF_RANGE with the valid range; listOffset answers earliest, latest and by time", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    await produce(m, textBatch(["a", "b"]));
+    await assert.rejects(
+      m.fetch({ topic: TOPIC, partition: 0, offset: 9, maxBytes: 100, maxWaitMs: 0, minBytes: 1 }),
+      (e: StromError) =>
+        e.code === "OFFSET_OUT_OF_RANGE" && e.details?.logStartOffset === 0 &&
+        e.details?.highWatermark === 2 && e.details?.logEndOffset === 2,
+    );
+    assert.equal((await m.listOffset(TOPIC, 0, "earliest")).offset, 0);
+    assert.equal((await m.listOffset(TOPIC, 0, "latest")).offset, 2);
+    assert.equal((await m.listOffset(TOPIC, 0, { timestampMs: 500 })).offset, 0);
+    assert.equal((await m.listOffset(TOPIC, 0, { timestampMs: 99_999 })).offset, null);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("the HW is checkpointed on stop and reloaded on restart; the leader serves it at once", async () => {
+  const first = await TestCluster.start([1], rf1Image());
+  const dir = first.dirs[0];
+  try {
+    await produce(first.managers.get(1)!, textBatch(["a", "b", "c"]));
+    await first.stop({ keepDirs: true });
+    const again = await TestCluster.start([1], rf1Image(), { dirs: [dir] });
+    try {
+      const r = again.managers.get(1)!.replica(TOPIC, 0)!;
+      assert.equal(r.log.logEndOffset, 3);
+      assert.equal(r.highWatermark, 3);
+      assert.equal((await again.managers.get(1)!.listOffset(TOPIC, 0, "latest")).offset, 3);
+    } finally {
+      await again.stop({ keepDirs: true });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a follower's HW after restart comes from the checkpoint, not zero", async () => {
+  const cluster = await TestCluster.start(
+    [1, 2],
+    makeImage(1, [1, 2], [{
+      name: TOPIC,
+      configs: { "min.insync.replicas": "2" },
+      partitions: [partitionState([1, 2], 1, 0)],
+    }]),
+  );
+  const dirs = cluster.dirs;
+  try {
+    await produce(cluster.managers.get(1)!, textBatch(["a", "b"]));
+    await waitFor(
+      "the follower to learn HW 2",
+      () => cluster.managers.get(2)!.replica(TOPIC, 0)!.highWatermark === 2,
+    );
+    await cluster.stop({ keepDirs: true });
+    const again = await TestCluster.start([2], cluster.image, { dirs: [dirs[1]] });
+    try {
+      assert.equal(again.managers.get(2)!.replica(TOPIC, 0)!.highWatermark, 2);
+    } finally {
+      await again.stop({ keepDirs: true });
+    }
+  } finally {
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("deleting the topic closes the replica and removes its directory; a stale image is ignored", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    const m2 = cluster.managers.get(2)!;
+    const dir = m2.replica(TOPIC, 0)!.log.dir;
+    await cluster.elect(TOPIC, 0, 2);
+    assert.equal(m2.replica(TOPIC, 0)!.leaderEpoch, 1);
+    // An image from before the election must not roll the epoch back.
+    await m2.applyImage({ ...rf3Image(), offset: cluster.image.offset + 1 });
+    assert.equal(m2.replica(TOPIC, 0)!.leaderEpoch, 1);
+    assert.equal(m2.replica(TOPIC, 0)!.role, "leader");
+    await cluster.publish(makeImage(cluster.image.offset + 2, [1, 2, 3], []));
+    assert.equal(m2.replica(TOPIC, 0), undefined);
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a LogAppendTime topic stamps the broker's time and reports it", async () => {
+  const cluster = await TestCluster.start(
+    [1],
+    rf1Image({ "message.timestamp.type": "LogAppendTime" }),
+  );
+  try {
+    const m = cluster.managers.get(1)!;
+    const before = Date.now();
+    const r = await produce(m, textBatch(["t"]));
+    assert.ok(r.logAppendTime >= before);
+    const got = await m.fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 0,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+      minBytes: 1,
+    });
+    assert.equal(readBatchHeader(got.batches).maxTimestamp, r.logAppendTime);
   } finally {
     await cluster.stop();
   }

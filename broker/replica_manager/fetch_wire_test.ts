@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import type { StromError } from "@strom/client";
+import {
+  decodeReplicaFetchResponse,
+  encodeReplicaFetchResponse,
+  parseReplicaFetchRequest,
+} from "./fetch_wire.ts";
+import type { ReplicaFetchResponse } from "./fetch_wire.ts";
+
+const RESPONSE: ReplicaFetchResponse = {
+  partitions: [
+    {
+      topic: "a",
+      partition: 0,
+      kind: "read",
+      highWatermark: 7,
+      logStartOffset: 0,
+      batches: new Uint8Array([1, 2, 3]),
+    },
+    {
+      topic: "b",
+      partition: 2,
+      kind: "diverging",
+      highWatermark: 4,
+      logStartOffset: 0,
+      divergingEpoch: { epoch: 1, endOffset: 5 },
+      batches: new Uint8Array(0),
+    },
+    {
+      topic: "c",
+      partition: 1,
+      kind: "error",
+      highWatermark: -1,
+      logStartOffset: -1,
+      error: { code: "FENCED_LEADER_EPOCH", message: "stale", details: { currentEpoch: 3 } },
+      batches: new Uint8Array([9, 9]),
+    },
+  ],
+};
+
+Deno.test("a replica fetch response survives encoding with its batches byte for byte", () => {
+  const frame = encodeReplicaFetchResponse(RESPONSE);
+  const back = decodeReplicaFetchResponse(frame);
+  assert.deepEqual(back, RESPONSE);
+  assert.equal(back.partitions[0].batches.buffer, frame.buffer, "batches are views, not copies");
+});
+
+Deno.test("decodeReplicaFetchResponse() refuses truncated, oversized and trailing frames", () => {
+  const frame = encodeReplicaFetchResponse(RESPONSE);
+  const bad = (bytes: Uint8Array) =>
+    assert.throws(
+      () => decodeReplicaFetchResponse(bytes),
+      (e: StromError) => e.code === "CORRUPT_MESSAGE",
+    );
+  bad(frame.subarray(0, 2));
+  bad(frame.subarray(0, frame.length - 1));
+  bad(new Uint8Array([...frame, 0]));
+  bad(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0]));
+  bad(new Uint8Array([0, 0, 0, 2, 0x7b, 0x7d]));
+});
+
+Deno.test("parseReplicaFetchRequest() accepts a well-formed request and refuses a malformed one", () => {
+  const ok = {
+    replicaId: 2,
+    maxWaitMs: 500,
+    partitions: [{
+      topic: "a",
+      partition: 0,
+      currentLeaderEpoch: 1,
+      fetchOffset: 5,
+      lastFetchedEpoch: -1,
+      highWatermark: 3,
+    }],
+  };
+  assert.deepEqual(parseReplicaFetchRequest(ok), ok);
+  for (
+    const bad of [
+      null,
+      { ...ok, replicaId: -1 },
+      { ...ok, partitions: "x" },
+      { ...ok, partitions: [{ ...ok.partitions[0], fetchOffset: 1.5 }] },
+    ]
+  ) {
+    assert.throws(
+      () => parseReplicaFetchRequest(bad),
+      (e: StromError) => e.code === "INVALID_REQUEST",
+    );
+  }
+});
