@@ -1,7 +1,8 @@
 /**
  * The `strom` command line (`deno task cli ...`). It mirrors Kafka's shell
- * tools where they overlap (`--bootstrap-server`); commands are added as the
- * client grows.
+ * tools where they overlap: `--bootstrap-server`, `--topic`, `--partitions`,
+ * `--replication-factor`, `--config k=v`, `--from-beginning`,
+ * `--max-messages`, `--property key.separator=`.
  *
  * Exit codes: 0 success, 1 the cluster answered with an error or could not
  * be reached, 2 bad command line.
@@ -9,109 +10,142 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { StromError } from "../errors.ts";
+import { Strom } from "../strom.ts";
+import type { CliIo } from "./cli_io.ts";
+import { UsageError } from "./cli_io.ts";
+import { CLUSTER_USAGE, clusterCommand, parseClusterFlags } from "./cluster_command.ts";
+import { CONSUME_USAGE, consumeCommand, parseConsumeFlags } from "./consume_command.ts";
+import { DEFAULT_BOOTSTRAP } from "./options.ts";
+import { parseProduceFlags, PRODUCE_USAGE, produceCommand } from "./produce_command.ts";
+import { parseTopicsFlags, TOPICS_USAGE, topicsCommand } from "./topics_command.ts";
 import { runQuorumCommand } from "./quorum_command.ts";
 
-/** The broker asked when no `--bootstrap-server` is given (the local cluster's first node). */
-export const DEFAULT_BOOTSTRAP = "http://127.0.0.1:9092";
-/** How long a command waits for a broker. */
+export type { CliIo };
+export { DEFAULT_BOOTSTRAP };
+export { table } from "./table.ts";
+
+/** How long a command waits for a broker answer. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
 const USAGE = `usage: strom <command> [options]
 
 Commands:
-  cluster describe     the cluster id and its nodes
-  quorum ...           metadata quorum status; add-voter, remove-voter (strom quorum --help)
+  topics create|list|describe|delete|alter   manage topics
+  produce                                    send stdin lines as records
+  consume                                    print records
+  cluster describe                           brokers and the metadata quorum
+  quorum ...                                 metadata quorum status; add-voter, remove-voter
+                                             (strom quorum --help)
 
 Options:
   --bootstrap-server URL   a broker's client URL (default ${DEFAULT_BOOTSTRAP})
-  --json                   print JSON instead of a table
-  -h, --help               show this help`;
+  --json                   print JSON instead of tables
+  -h, --help               show help (also after each command)
 
-/** Where the CLI writes; injectable for tests. */
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  fetch: typeof fetch;
-}
+Examples:
+  strom topics create --topic orders --partitions 6
+  printf 'k1:hello\\nk2:world\\n' | strom produce --topic orders --key-separator :
+  strom consume --topic orders --from-beginning --property print.key=true --max-messages 2`;
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   if (args[0] === "quorum") return await runQuorumCommand(args.slice(1), io);
-  let parsed;
+  const [command, second] = args;
+  const grouped = command === "topics" || command === "cluster";
+  const action = grouped && second !== undefined && !second.startsWith("-") ? second : undefined;
+  const rest = args.slice(action === undefined ? 1 : 2);
+  let usage = USAGE;
+  let strom: Strom | undefined;
+  let bootstrap = DEFAULT_BOOTSTRAP;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        "bootstrap-server": { type: "string", default: DEFAULT_BOOTSTRAP },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    io.err(`strom: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    (values.help ? io.out : io.err)(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const command = positionals.join(" ");
-  if (command !== "cluster describe") {
-    io.err(`strom: unknown command "${command}"\n${USAGE}`);
-    return 2;
-  }
-  const bootstrap = values["bootstrap-server"].replace(/\/+$/, "");
-  try {
-    const cluster = await getJson(io, `${bootstrap}/v1/cluster`) as {
-      clusterId: string;
-      nodeId: number;
-      nodes: { id: number; url: string }[];
-    };
-    if (values.json) {
-      io.out(JSON.stringify(cluster, null, 2));
+    let run: (strom: Strom) => Promise<number>;
+    let flags: { help?: boolean; "bootstrap-server"?: string };
+    switch (command) {
+      case "topics": {
+        usage = TOPICS_USAGE;
+        const f = parseTopicsFlags(rest);
+        flags = f;
+        run = (s) => topicsCommand(action, f, s, io);
+        break;
+      }
+      case "cluster": {
+        usage = CLUSTER_USAGE;
+        const f = parseClusterFlags(rest);
+        flags = f;
+        run = (s) => clusterCommand(action, f, s, io);
+        break;
+      }
+      case "produce": {
+        usage = PRODUCE_USAGE;
+        const f = parseProduceFlags(rest);
+        flags = f;
+        run = (s) => produceCommand(f, s, io);
+        break;
+      }
+      case "consume": {
+        usage = CONSUME_USAGE;
+        const f = parseConsumeFlags(rest);
+        flags = f;
+        run = (s) => consumeCommand(f, s, io);
+        break;
+      }
+      case "-h":
+      case "--help":
+        io.out(USAGE);
+        return 0;
+      case undefined:
+        throw new UsageError("no command given", USAGE);
+      default:
+        throw new UsageError(`unknown command "${args.join(" ")}"`, USAGE);
+    }
+    if (flags.help) {
+      io.out(usage);
       return 0;
     }
-    io.out(`Cluster id: ${cluster.clusterId} (answered by node ${cluster.nodeId})`);
-    io.out(table(["NODE", "URL"], cluster.nodes.map((n) => [String(n.id), n.url])));
-    return 0;
+    bootstrap = flags["bootstrap-server"] ?? DEFAULT_BOOTSTRAP;
+    strom = new Strom({ brokers: bootstrap, requestTimeoutMs: REQUEST_TIMEOUT_MS, attemptsMax: 3 });
+    return await run(strom);
   } catch (e) {
-    if (e instanceof StromError) {
-      io.err(`strom: ${e.code}: ${e.message}`);
-      return 1;
-    }
+    return report(e, io, bootstrap);
+  } finally {
+    await strom?.close();
+  }
+}
+
+function report(e: unknown, io: CliIo, bootstrap: string): number {
+  if (e instanceof UsageError) {
+    io.err(`strom: ${e.message}\n${e.usage}`);
+    return 2;
+  }
+  if (e instanceof StromError && e.code === "NETWORK_EXCEPTION") {
     io.err(
-      `strom: no broker reachable at ${bootstrap} (${
-        (e as Error).message
-      }). Is the cluster running (deno task start)? Pass --bootstrap-server URL to use another broker.`,
+      `strom: no broker reachable at ${bootstrap} (${e.message}). Is the cluster running (deno task start)? Pass --bootstrap-server URL to use another broker.`,
     );
     return 1;
   }
-}
-
-async function getJson(io: CliIo, url: string): Promise<unknown> {
-  const res = await io.fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const body = await res.json().catch(() => null);
-  if (!res.ok) throw StromError.fromBody(body, res.status);
-  return body;
-}
-
-/** Formats rows as a left-aligned table with a header line. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd())
-    .join("\n");
+  if (e instanceof StromError && e.code === "INVALID_CONFIG") {
+    io.err(`strom: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof StromError) {
+    const hint = e.leader ? ` (leader: node ${e.leader.id} at ${e.leader.url})` : "";
+    io.err(`strom: ${e.code}: ${e.message}${hint}`);
+    return 1;
+  }
+  io.err(`strom: ${(e as Error)?.stack ?? String(e)}`);
+  return 1;
 }
 
 if (import.meta.main) {
+  const controller = new AbortController();
+  Deno.addSignalListener("SIGINT", () => controller.abort());
   Deno.exit(
     await runCli(Deno.args, {
       out: (l) => console.log(l),
       err: (l) => console.error(l),
+      stdin: Deno.stdin.readable,
+      signal: controller.signal,
       fetch,
     }),
   );
