@@ -243,7 +243,7 @@ export class PartitionReplica {
       }
       if (role?.kind === "leader" && a.leaderEpoch === role.core.leaderEpoch) return;
       this.#becomeFollower(a);
-    });
+    }, { essential: true });
   }
 
   async #becomeLeader(a: PartitionState): Promise<void> {
@@ -876,11 +876,7 @@ export class PartitionReplica {
         });
       }
       await this.log.close();
-    }).catch(async () => {
-      // The queue was full: close anyway (queued operations fail on the closed log).
-      this.#closed = true;
-      await this.log.close();
-    });
+    }, { essential: true });
     for (const wake of [...this.#fetchWaiters.values()]) wake();
     this.#fetchWaiters.clear();
     this.#notify();

@@ -237,7 +237,16 @@ export class ReplicaManager implements DataPlane {
     await this.#reconciling?.catch(() => {});
     await Promise.all([...this.#fetchers.values()].map((f) => f.stop()));
     this.#fetchers.clear();
-    await Promise.all([...this.#replicas.values()].map((r) => r.close("the broker is stopping")));
+    await Promise.all(
+      [...this.#replicas.values()].map((r) =>
+        r.close("the broker is stopping").catch((e) =>
+          this.#options.logger.warn("closing a partition replica failed", {
+            partition: r.label,
+            error: (e as Error).message,
+          })
+        )
+      ),
+    );
     try {
       await this.checkpoint();
     } catch (e) {

@@ -23,12 +23,15 @@ export class SerialQueue {
   }
 
   /**
-   * Runs `operation` after every earlier one has settled.
+   * Runs `operation` after every earlier one has settled. `essential`
+   * operations (role changes, close) are never refused: dropping one would
+   * leave the replica in a stale role; they are rare, so they cannot grow the
+   * queue without bound.
    *
    * @throws {StromError} NOT_READY (retriable) when `sizeMax` operations wait already.
    */
-  run<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#size >= this.sizeMax) {
+  run<T>(operation: () => Promise<T>, options: { essential?: boolean } = {}): Promise<T> {
+    if (this.#size >= this.sizeMax && !options.essential) {
       return Promise.reject(
         new StromError(
           "NOT_READY",
