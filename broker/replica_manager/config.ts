@@ -55,6 +55,9 @@ export const REPLICA_TICK_MS = 50;
 /** How often high watermarks (and producer state snapshots) are checkpointed (Kafka: 5 s). */
 export const HW_CHECKPOINT_INTERVAL_MS = 5_000;
 
+/** How often every log deletes segments past its retention (Kafka's `log.retention.check.interval.ms`). */
+export const RETENTION_CHECK_INTERVAL_MS = 300_000;
+
 /** Deadline of one AlterPartition call to the controller. */
 export const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 

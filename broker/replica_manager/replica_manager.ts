@@ -52,6 +52,7 @@ import {
   REPLICA_LAG_TIME_MS_MAX_DEFAULT,
   REPLICA_TICK_MS,
   REPLICAS_PER_BROKER_MAX,
+  RETENTION_CHECK_INTERVAL_MS,
 } from "./config.ts";
 import type {
   ReplicaFetchPartitionResult,
@@ -96,6 +97,8 @@ export interface ReplicaManagerOptions {
   readonly tickMs?: number;
   /** HW checkpoint period; 0 disables the timer. */
   readonly hwCheckpointIntervalMs?: number;
+  /** Retention check period; 0 disables the timer. */
+  readonly retentionCheckIntervalMs?: number;
 }
 
 interface Desired {
@@ -126,6 +129,7 @@ export class ReplicaManager implements DataPlane {
   #stopped = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #fetchWaiters = 0;
 
   constructor(options: ReplicaManagerOptions) {
@@ -171,6 +175,33 @@ export class ReplicaManager implements DataPlane {
           this.#options.logger.warn("HW checkpoint failed", { error: (e as Error).message })
         );
       }, checkpointMs);
+    }
+    const retentionMs = this.#options.retentionCheckIntervalMs ?? RETENTION_CHECK_INTERVAL_MS;
+    if (retentionMs > 0) {
+      this.#retentionTimer = setInterval(() => void this.enforceRetention(), retentionMs);
+    }
+  }
+
+  /** Deletes segments past each log's retention (time or size), one log at a time. */
+  async enforceRetention(): Promise<void> {
+    for (const r of [...this.#replicas.values()]) {
+      if (r.closed) continue;
+      try {
+        const result = await r.log.enforceRetention();
+        if (result.deletedSegments > 0) {
+          this.#options.logger.info("retention deleted segments", {
+            partition: r.label,
+            segments: result.deletedSegments,
+            bytes: result.deletedBytes,
+            logStartOffset: result.logStartOffset,
+          });
+        }
+      } catch (e) {
+        this.#options.logger.warn("retention failed", {
+          partition: r.label,
+          error: (e as Error).message,
+        });
+      }
     }
   }
 
@@ -234,6 +265,7 @@ export class ReplicaManager implements DataPlane {
     this.#stopped = true;
     clearInterval(this.#tickTimer);
     clearInterval(this.#checkpointTimer);
+    clearInterval(this.#retentionTimer);
     await this.#reconciling?.catch(() => {});
     await Promise.all([...this.#fetchers.values()].map((f) => f.stop()));
     this.#fetchers.clear();

@@ -465,3 +465,19 @@ Deno.test("a LogAppendTime topic stamps the broker's time and reports it", async
     await cluster.stop();
   }
 });
+
+Deno.test("enforceRetention() deletes segments past the topic's retention.ms and raises the log start", async () => {
+  const cluster = await TestCluster.start([1], rf1Image({ "retention.ms": "60000" }));
+  try {
+    const m = cluster.managers.get(1)!;
+    // textBatch() stamps records at t=1000 ms (1970): long past a one-minute retention.
+    await produce(m, textBatch(["old1"]));
+    await produce(m, textBatch(["old2"]));
+    assert.equal((await m.listOffset(TOPIC, 0, "earliest")).offset, 0);
+    await m.enforceRetention();
+    assert.equal((await m.listOffset(TOPIC, 0, "earliest")).offset, 2);
+    assert.equal((await produce(m, textBatch(["new"]))).baseOffset, 2);
+  } finally {
+    await cluster.stop();
+  }
+});
