@@ -20,13 +20,16 @@ import type { ClusterPlan } from "./launcher/cluster_plan.ts";
 import { LaunchError, LocalCluster } from "./launcher/launcher.ts";
 import { readManifest } from "./launcher/manifest.ts";
 
-const USAGE = `usage: deno task start [--nodes N] [--broker-only M] [--racks a,b,c]
+const USAGE =
+  `usage: deno task start [--nodes N] [--broker-only M] [--controller-only K] [--racks a,b,c]
                        [--base-port P] [--internal-base-port P] [--data-dir DIR] [--host HOST]
 
 Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --nodes N               how many nodes (1-9, default 3)
   --broker-only M         make the last M nodes broker-only: they follow the metadata
                           log as observers and never vote (default 0)
+  --controller-only K     make the first K nodes controller-only: they vote and may be
+                          the active controller but host no partitions (default 0)
   --racks a,b,c           give node i the rack number (i-1) mod 3 of this list, so new
                           topics spread replicas over racks (default: no racks)
   --base-port P           first client port (default 9092: nodes use 9092, 9093, ...)
@@ -42,6 +45,7 @@ async function main(): Promise<number> {
       options: {
         nodes: { type: "string", default: "3" },
         "broker-only": { type: "string", default: "0" },
+        "controller-only": { type: "string", default: "0" },
         racks: { type: "string" },
         "base-port": { type: "string", default: "9092" },
         "internal-base-port": { type: "string" },
@@ -66,10 +70,12 @@ async function main(): Promise<number> {
     ? defaultInternalBasePort(basePort)
     : Number(values["internal-base-port"]);
   const brokerOnly = Number(values["broker-only"]);
+  const controllerOnly = Number(values["controller-only"]);
   const racks = values.racks === undefined ? [] : values.racks.split(",").map((r) => r.trim());
   const problems = validateLocalClusterOptions({
     nodes,
     brokerOnly,
+    controllerOnly,
     racks,
     basePort,
     internalBasePort,
@@ -94,6 +100,7 @@ async function main(): Promise<number> {
     plan = planLocalCluster({
       nodes,
       brokerOnly,
+      controllerOnly,
       racks,
       basePort,
       internalBasePort,
@@ -157,7 +164,11 @@ function banner(cluster: LocalCluster): string {
     `Strom is running: ${m.nodes.length} node(s), cluster id ${m.clusterId}`,
     ...m.nodes.map((n) => {
       const config = cluster.plan.nodes.find((p) => p.config.nodeId === n.id)?.config;
-      const role = config?.roles.includes("controller") ? "voter" : "broker-only observer";
+      const role = !config?.roles.includes("controller")
+        ? "broker-only observer"
+        : config.roles.includes("broker")
+        ? "voter"
+        : "controller-only voter";
       const rack = config?.rack ? `  rack ${config.rack}` : "";
       return `  node ${n.id}  client ${n.clientUrl}  internal ${n.internalUrl}  pid ${n.pid}  (${role}${rack})`;
     }),

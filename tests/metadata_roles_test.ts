@@ -208,3 +208,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "in isolated mode controller-only voters host nothing and broker-only observers host all",
+  async fn() {
+    const cluster = await launchCluster({
+      nodes: 5,
+      args: ["--controller-only", "3", "--broker-only", "2"],
+    });
+    const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
+    try {
+      const described = await requestJson(`${urls[4]}/v1/cluster`);
+      assert.deepEqual(described.body.brokers.map((b: { id: number }) => b.id), [4, 5]);
+      assert.ok([1, 2, 3].includes(described.body.controller.id));
+      await eventually(
+        async () => (await quorumOf(urls[0])).observers.map((o) => o.id).join() === "4,5",
+        10_000,
+        "nodes 4 and 5 listed as observers",
+      );
+      assert.deepEqual((await quorumOf(urls[0])).voters.map((v) => v.id), [1, 2, 3]);
+      const topic = await requestJson(`${urls[0]}/v1/topics`, {
+        body: { name: "on-brokers", partitions: 4, replicationFactor: 2 },
+      });
+      assert.equal(topic.status, 201, JSON.stringify(topic.body));
+      for (const p of topic.body.partitions) assert.deepEqual([...p.replicas].sort(), [4, 5]);
+      const tooWide = await requestJson(`${urls[1]}/v1/topics`, {
+        body: { name: "too-wide", partitions: 1, replicationFactor: 3 },
+      });
+      assert.equal(tooWide.body.error.code, "INVALID_REPLICATION_FACTOR");
+      assert.equal(new Set(await imageHashes(urls)).size, 1);
+    } catch (e) {
+      console.error(`launcher output:\n${cluster.output.lines.slice(-80).join("\n")}`);
+      throw e;
+    } finally {
+      await cluster.cleanup();
+    }
+  },
+});

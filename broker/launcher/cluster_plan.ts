@@ -38,6 +38,12 @@ export interface LocalClusterOptions {
    * broker+controller voters. Default 0.
    */
   readonly brokerOnly?: number;
+  /**
+   * How many of the voters (the lowest ids) are controller-only: they vote
+   * and may be the active controller but never host partitions (Kafka's
+   * isolated mode). Default 0.
+   */
+  readonly controllerOnly?: number;
   /** Racks assigned round-robin to nodes 1, 2, ... (node i gets `racks[(i-1) % length]`); none by default. */
   readonly racks?: readonly string[];
 }
@@ -99,6 +105,17 @@ export function validateLocalClusterOptions(
       } so that at least one node is a controller (got ${brokerOnly})`,
     );
   }
+  const controllerOnly = o.controllerOnly ?? 0;
+  if (
+    !Number.isInteger(controllerOnly) || controllerOnly < 0 ||
+    controllerOnly > o.nodes - brokerOnly || (controllerOnly === o.nodes && o.nodes > 0)
+  ) {
+    problems.push(
+      `--controller-only must be an integer from 0 to the number of voters (${
+        o.nodes - brokerOnly
+      }), leaving at least one node with the broker role (got ${controllerOnly})`,
+    );
+  }
   for (const rack of o.racks ?? []) {
     if (!RACK_PATTERN.test(rack)) {
       problems.push(
@@ -110,8 +127,9 @@ export function validateLocalClusterOptions(
 }
 
 /**
- * Plans every node of a local cluster: combined broker+controller voters,
- * then `brokerOnly` broker-only observers.
+ * Plans every node of a local cluster: `controllerOnly` controller-only
+ * voters, then combined broker+controller voters, then `brokerOnly`
+ * broker-only observers.
  */
 export function planLocalCluster(o: LocalClusterOptions): ClusterPlan {
   const hostInUrl = o.host.includes(":") ? `[${o.host}]` : o.host;
@@ -130,7 +148,11 @@ export function planLocalCluster(o: LocalClusterOptions): ClusterPlan {
     config: {
       nodeId: v.id,
       clusterId: o.clusterId,
-      roles: v.id <= voterCount ? ["broker", "controller"] : ["broker"],
+      roles: v.id <= (o.controllerOnly ?? 0)
+        ? ["controller"]
+        : v.id <= voterCount
+        ? ["broker", "controller"]
+        : ["broker"],
       rack: racks.length > 0 ? racks[(v.id - 1) % racks.length] : null,
       dataDir: join(o.dataDir, `node-${v.id}`),
       listeners: {

@@ -54,6 +54,29 @@ Deno.test("planLocalCluster() makes the last --broker-only nodes observers with 
   }
 });
 
+Deno.test("planLocalCluster() puts --controller-only voters first (isolated mode)", () => {
+  const plan = planLocalCluster({ ...OPTIONS, nodes: 5, controllerOnly: 3, brokerOnly: 2 });
+  assert.deepEqual(plan.nodes.map((n) => n.config.roles), [
+    ["controller"],
+    ["controller"],
+    ["controller"],
+    ["broker"],
+    ["broker"],
+  ]);
+  for (const node of plan.nodes) {
+    const result = parseNodeConfig(configFileJson(node), "/data/strom");
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+  }
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, controllerOnly: 3 }).join(),
+    /--controller-only must be an integer from 0 to the number of voters \(3\), leaving at least one node with the broker role/,
+  );
+  assert.match(
+    validateLocalClusterOptions({ ...OPTIONS, nodes: 4, brokerOnly: 2, controllerOnly: 3 }).join(),
+    /--controller-only/,
+  );
+});
+
 Deno.test("validateLocalClusterOptions() rejects a cluster without controllers and bad racks", () => {
   assert.match(
     validateLocalClusterOptions({ ...OPTIONS, brokerOnly: 3 }).join(),
