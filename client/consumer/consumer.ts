@@ -140,11 +140,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (!Number.isInteger(a.partition) || a.partition < 0) {
         throw new StromError("INVALID_REQUEST", `partition must be an integer ≥ 0`);
       }
-      const existing = this.#find(a);
-      if (existing && !next.includes(existing)) {
+      // A partition listed twice is assigned once; the later entry's offset wins.
+      const listed = next.find((f) => f.topic === a.topic && f.partition === a.partition);
+      const existing = listed ?? this.#find(a);
+      if (existing) {
         if (a.offset !== undefined) existing.seek(a.offset);
-        next.push(existing);
-      } else if (!existing) {
+        if (!listed) next.push(existing);
+      } else {
         next.push(new PartitionFetcher(this.#ctx, a.topic, a.partition, a.offset));
       }
     }

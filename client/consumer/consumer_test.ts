@@ -123,6 +123,13 @@ Deno.test("pause() holds a partition back, resume() and seek() move it again", a
     consumer.seek({ topic: "t", partition: 1, offset: 1 });
     assert.deepEqual(await take(consumer, 1), ["p1-b"]);
     assert.deepEqual(consumer.paused(), []);
+    consumer.assign([{ topic: "t", partition: 0, offset: 0 }, {
+      topic: "t",
+      partition: 0,
+      offset: 0,
+    }]);
+    assert.deepEqual(consumer.assignment(), [{ topic: "t", partition: 0 }]);
+    assert.deepEqual(await take(consumer, 1), ["p0"]);
   });
 });
 
