@@ -78,3 +78,18 @@ export function nonEmptyGroup(groupId: string, members: number, what: string): S
     { details: { groupId, members } },
   );
 }
+
+/** An offset commit for a partition the member does not (or no longer) hold. */
+export function notAssigned(
+  groupId: string,
+  memberId: string,
+  partition: string,
+  memberEpoch: number,
+): StromError {
+  return new StromError(
+    "STALE_MEMBER_EPOCH",
+    `member '${memberId}' of group '${groupId}' commits ${partition}, which is not assigned to it ` +
+      `at epoch ${memberEpoch} (it was revoked); commit only partitions you still own`,
+    { details: { groupId, memberId, partition, memberEpoch } },
+  );
+}

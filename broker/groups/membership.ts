@@ -240,12 +240,16 @@ function join(
     ? undefined
     : [...g.members.values()].find((m) => m.instanceId === instanceId);
   const known = req.memberId === "" ? undefined : g.members.get(req.memberId);
+  // A member that is still in the group and rejoins (after it was fenced or
+  // lost its session) dropped everything: it starts over like a dynamic one.
+  const selfRejoin = staticHolder !== undefined && staticHolder.memberId === req.memberId &&
+    currentOf(g, req.memberId).memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH;
   if (known && known.instanceId !== instanceId && known.instanceId !== null) {
     throw invalidRequest(
       `member '${req.memberId}' of group '${req.groupId}' has instance id '${known.instanceId}', not '${instanceId}'`,
     );
   }
-  if (staticHolder) {
+  if (staticHolder && !selfRejoin) {
     // The instance returns (after a restart or a temporary leave): it takes
     // over the old member's assignment and epoch, without a rebalance. The
     // new process owns nothing yet, so what the old one was revoking is free.
@@ -279,7 +283,10 @@ function join(
     return { memberId, bump: !sameSubscription(staticHolder, metadata) };
   }
   if (known) {
-    // A dynamic member rejoining owns nothing: start it over.
+    // A rejoining member owns nothing: start it over. The group epoch bumps
+    // so that its new member epoch differs from every epoch it had before:
+    // a commit it sent before it dropped its partitions is then stale, and
+    // cannot land after it (or another member) takes them up again.
     const metadata = mergeMetadata(known, req, known.memberId);
     if (!sameMetadata(known, metadata)) b.emit(metadata);
     emitCurrent(b, g.groupId, known.memberId, {
@@ -289,7 +296,7 @@ function join(
       assigned: EMPTY_ASSIGNMENT,
       pendingRevocation: EMPTY_ASSIGNMENT,
     });
-    return { memberId: known.memberId, bump: !sameSubscription(known, metadata) };
+    return { memberId: known.memberId, bump: true };
   }
   if (req.subscribedTopicNames == null && req.subscribedTopicRegex == null) {
     throw invalidRequest("a joining member must send subscribedTopicNames or subscribedTopicRegex");

@@ -3,9 +3,12 @@
  * pure decisions over the replicated state.
  *
  * Invariants:
- * - a member's commit is accepted only at its current member epoch, so a
- *   commit sent before the member acknowledged a revocation (after which its
- *   epoch moved on) cannot overwrite what the partition's next owner commits;
+ * - a member's commit is accepted only at its current member epoch and only
+ *   for partitions it holds (assigned or pending revocation), so a commit
+ *   sent before the member acknowledged a revocation cannot overwrite what
+ *   the partition's next owner commits (with one commit in flight per
+ *   member, committed offsets of a partition then never move backwards —
+ *   the group simulation checks this);
  * - a commit without a member (an admin tool or a simple consumer) is
  *   accepted only while the group has no members, as Kafka does;
  * - offsets of an empty group expire once both the group has been empty and
@@ -19,7 +22,7 @@
 import { StromError } from "@strom/client";
 import { GroupBatch } from "./_batch.ts";
 import type { TopicPartitions } from "./assignment.ts";
-import { partitionKey } from "./assignment.ts";
+import { hasPartition, partitionKey } from "./assignment.ts";
 import {
   GROUPS_MAX,
   ID_LENGTH_MAX,
@@ -31,6 +34,7 @@ import {
   groupNotFound,
   invalidRequest,
   nonEmptyGroup,
+  notAssigned,
   staleMemberEpoch,
   unknownMember,
 } from "./errors.ts";
@@ -93,8 +97,21 @@ export function commitOffsets(
     }
   } else {
     if (!g?.members.has(memberId)) throw unknownMember(req.groupId, memberId);
-    const current = currentOf(g, memberId).memberEpoch;
-    if (epoch !== current) throw staleMemberEpoch(req.groupId, memberId, epoch, current);
+    const current = currentOf(g, memberId);
+    if (epoch !== current.memberEpoch) {
+      throw staleMemberEpoch(req.groupId, memberId, epoch, current.memberEpoch);
+    }
+    // The epoch does not move when a revocation is acknowledged and another
+    // one follows, so a commit sent before the acknowledgement could still
+    // carry the current epoch: the partitions themselves must still be held.
+    for (const o of req.offsets) {
+      if (
+        !hasPartition(current.assigned, o.topic, o.partition) &&
+        !hasPartition(current.pendingRevocation, o.topic, o.partition)
+      ) {
+        throw notAssigned(req.groupId, memberId, `${o.topic}-${o.partition}`, epoch);
+      }
+    }
   }
   return writeOffsets(state, req.groupId, req.offsets, nowMs);
 }
