@@ -258,3 +258,42 @@ Deno.test("every codec's batches reach the broker decodable", async () => {
     });
   }
 });
+
+Deno.test("an out-of-sequence answer with nothing earlier pending renumbers under a new producer id", async () => {
+  await withProducer({}, async ({ producer, cluster }) => {
+    await producer.send({ topic: "t", value: "first" });
+    cluster.faults.push({
+      method: "POST",
+      path: /records$/,
+      code: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+      times: 1,
+    });
+    assert.equal((await producer.send({ topic: "t", value: "second" })).offset, 1);
+    const batches = produceRequests(cluster).map((r) => r.batch!);
+    // The refused request (seq 1 under id 1000) never reached the handler that logs batches.
+    assert.deepEqual(batches.map((b) => [b.producerId, b.baseSequence]), [[1000, 0], [1001, 0]]);
+    assert.equal(cluster.log.filter((l) => l.path.endsWith("/records")).length, 3);
+    assert.deepEqual(await values(cluster, "t", 0), ["first", "second"]);
+  });
+});
+
+Deno.test("records that cannot be delivered within deliveryTimeoutMs fail with REQUEST_TIMED_OUT", async () => {
+  const cluster = FakeCluster.start();
+  cluster.createTopic("t", 1);
+  const strom = new Strom({ brokers: cluster.urls[0], requestTimeoutMs: 100, retryBackoffMs: 5 });
+  try {
+    const producer = strom.producer({ deliveryTimeoutMs: 300, ackTimeoutMs: 50 });
+    await producer.send({ topic: "t", value: "ok" });
+    cluster.stall("t", 0);
+    await assert.rejects(
+      producer.send({ topic: "t", value: "late" }),
+      (e: unknown) =>
+        e instanceof StromError && e.code === "REQUEST_TIMED_OUT" &&
+        /deliveryTimeoutMs/.test(e.message),
+    );
+  } finally {
+    cluster.unstall("t", 0);
+    await strom.close();
+    await cluster.close();
+  }
+});
