@@ -26,7 +26,6 @@ Deno.test("a consumer group never gives a partition two owners through joins, cr
       "leaves",
       "staticRestarts",
       "failovers",
-      "fencedOrUnknown",
       "expiredMembers",
     ]
   ) {
