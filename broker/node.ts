@@ -39,6 +39,12 @@ import { readSecretFile, SECRET_HEADER } from "./security/cluster_secret.ts";
 import { controllerBlockSource, ProducerIdManager } from "./producer_ids/mod.ts";
 import type { ReplicaManager } from "./replica_manager/mod.ts";
 import {
+  FaultyH2Client,
+  mountNetFaultRoutes,
+  NetFaults,
+  testFaultsEnabled,
+} from "./fault_injection/mod.ts";
+import {
   createNodeReplicaManager,
   mountReplicaRoutes,
   startNodeReplicaManager,
@@ -96,10 +102,14 @@ export class StromNode {
       });
     }
     const secret = await readSecretFile(config.clusterSecretFile);
-    const http = new H2Client({
+    const httpOptions = {
       headers: { [SECRET_HEADER]: secret },
       timeoutMs: config.timeouts.requestTimeoutMs,
-    });
+    };
+    // Only chaos tests set STROM_TEST_FAULTS=1: then peers can be cut off through the internal API.
+    const netFaults = testFaultsEnabled() ? new NetFaults() : undefined;
+    const http = netFaults ? new FaultyH2Client(netFaults, httpOptions) : new H2Client(httpOptions);
+    if (netFaults) logger.warn("test network faults enabled (STROM_TEST_FAULTS=1)");
     const quorum = await MetadataQuorum.open({
       nodeId: config.nodeId,
       voters: config.voters,
@@ -111,6 +121,7 @@ export class StromNode {
       // An empty log may belong to a wiped voter (refused) or to one the operator removed (observer).
       initialConfigIfEmpty: () =>
         startMembership({ config, directoryId: meta.directoryId, http, logger }),
+      ...(netFaults ? { peerBlocked: (peer: number) => netFaults.blocksId(peer) } : {}),
     }).catch(async (e) => {
       await http.close();
       throw e;
@@ -210,7 +221,10 @@ export class StromNode {
       secret,
       nodeId: config.nodeId,
       logger,
-      routes: (app) => mountInternalRoutes(app, parts),
+      routes: (app) => {
+        mountInternalRoutes(app, parts);
+        if (netFaults) mountNetFaultRoutes(app, netFaults);
+      },
     });
 
     let internalServer: Deno.HttpServer<Deno.NetAddr>;

@@ -98,6 +98,12 @@ export interface HttpTransportOptions {
   readonly onUnreachable?: (peer: NodeId) => void;
   /** Told whenever messages are dropped. */
   readonly onDropped?: (event: DropEvent) => void;
+  /**
+   * Test hook: while it returns true for a peer, every batch to that peer
+   * fails as an unreachable POST would (chaos tests make network partitions
+   * with it). Leave unset in production.
+   */
+  readonly peerBlocked?: (peer: NodeId) => boolean;
 }
 
 /** Counters of one peer, for metrics and tests. */
@@ -168,7 +174,11 @@ class Lane {
     if (this.#config.queue.length === 0) return;
     const limits = this.#transport.limits;
     const batch = this.#config.queue.take(limits.batchMessagesMax, limits.batchBytesMax);
-    this.#inFlight = this.#post(encodeMessages(batch.messages)).then(
+    const blocked = this.#transport.peerBlocked(this.#config.peer);
+    const sending = blocked
+      ? Promise.reject(new Error(`node ${this.#config.peer} is cut off by a test network fault`))
+      : this.#post(encodeMessages(batch.messages));
+    this.#inFlight = sending.then(
       () => {
         this.sentBatches++;
         this.sentMessages += batch.messages.length;
@@ -313,6 +323,7 @@ export class HttpTransport {
   readonly #selfId: NodeId;
   readonly #onUnreachable: ((peer: NodeId) => void) | undefined;
   readonly #onDropped: ((event: DropEvent) => void) | undefined;
+  readonly #peerBlocked: ((peer: NodeId) => boolean) | undefined;
   readonly #peers = new Map<NodeId, { messages: Lane; snapshots: Lane }>();
   #closed = false;
 
@@ -323,6 +334,7 @@ export class HttpTransport {
     this.#selfId = options.selfId;
     this.#onUnreachable = options.onUnreachable;
     this.#onDropped = options.onDropped;
+    this.#peerBlocked = options.peerBlocked;
     for (const [id, url] of Object.entries(options.peers)) this.setPeer(Number(id), url);
   }
 
@@ -408,6 +420,11 @@ export class HttpTransport {
   /** @internal Called by lanes. */
   reportDropped(event: DropEvent): void {
     this.#onDropped?.(event);
+  }
+
+  /** @internal Called by lanes: whether the test hook cuts `peer` off. */
+  peerBlocked(peer: NodeId): boolean {
+    return this.#peerBlocked?.(peer) ?? false;
   }
 
   /** @internal Called by lanes. */

@@ -58,6 +58,8 @@ export interface MetadataQuorumOptions {
    * never campaigns before it is added. May throw to refuse the start.
    */
   readonly initialConfigIfEmpty?: () => Promise<ClusterConfig | undefined>;
+  /** Test hook (chaos network partitions): Raft messages to these peers are dropped. */
+  readonly peerBlocked?: (peer: number) => boolean;
 }
 
 /** Where a quorum member is reached. */
@@ -174,7 +176,12 @@ export class MetadataQuorum {
     }, storage);
     const peers: Record<number, string> = {};
     for (const v of options.voters) if (v.id !== options.nodeId) peers[v.id] = v.internalUrl;
-    const transport = new HttpTransport({ selfId: options.nodeId, peers, secret: options.secret });
+    const transport = new HttpTransport({
+      selfId: options.nodeId,
+      peers,
+      secret: options.secret,
+      ...(options.peerBlocked ? { peerBlocked: options.peerBlocked } : {}),
+    });
     return new MetadataQuorum(options, storage, node, transport, image);
   }
 
