@@ -244,7 +244,14 @@ export class StromNode {
       await http.close();
       throw e;
     }
-    if (replicas) await startNodeReplicaManager(replicas, quorum, logger);
+    if (replicas && lifecycle) {
+      await startNodeReplicaManager(
+        replicas,
+        quorum,
+        logger,
+        (image) => image.brokers.get(config.nodeId)?.incarnationId === lifecycle.incarnationId,
+      );
+    }
     quorum.start();
     controller.start();
     membership.start();

@@ -12,7 +12,7 @@ import { StromError } from "@strom/client";
 import type { H2Client } from "@strom/client";
 import type { ControllerClient } from "../controller/controller_client.ts";
 import type { Logger } from "../log.ts";
-import type { PartitionState } from "../metadata/image.ts";
+import type { MetadataImage, PartitionState } from "../metadata/image.ts";
 import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
 import { ALTER_PARTITION_TIMEOUT_MS } from "./config.ts";
 import { httpReplicaFetchTransport } from "./replica_http.ts";
@@ -72,14 +72,31 @@ export async function startNodeReplicaManager(
   manager: ReplicaManager,
   quorum: Pick<MetadataQuorum, "image" | "onImage">,
   logger: Logger,
+  isCurrent: (image: MetadataImage) => boolean = () => true,
 ): Promise<void> {
   await manager.start();
-  quorum.onImage((image) => {
+  let waitingLogged = false;
+  const apply = (image: MetadataImage) => {
+    // A restarted broker's local image says what it led before it died; the
+    // controller has since moved those leaderships (on its re-registration at
+    // the latest). Acting on that image would make it a stale leader that
+    // accepts acks=1 writes doomed to truncation, so images are applied only
+    // once they include this incarnation's registration.
+    if (!isCurrent(image)) {
+      if (!waitingLogged) {
+        logger.info("replicas wait for this broker's registration in the metadata log", {
+          metadataOffset: image.offset,
+        });
+        waitingLogged = true;
+      }
+      return;
+    }
     manager.applyImage(image).catch((e) =>
       logger.error("applying a metadata image to the replicas failed", {
         error: (e as Error).message,
       })
     );
-  });
-  manager.applyImage(quorum.image).catch(() => {});
+  };
+  quorum.onImage(apply);
+  apply(quorum.image);
 }
