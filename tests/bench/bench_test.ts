@@ -1,0 +1,93 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { launchCluster } from "../_harness/launcher.ts";
+import { parseBenchArgs, UsageError } from "./options.ts";
+import type { BenchResult } from "./result.ts";
+import { runBench } from "./run.ts";
+
+function assertShape(r: BenchResult, command: string): void {
+  assertEquals(r.command, command);
+  assert(r.recordsPerSec > 0, `recordsPerSec ${r.recordsPerSec}`);
+  assert(r.elapsedMs > 0);
+  for (const k of ["p50", "p95", "p99", "p999", "max"] as const) {
+    assert(r.latencyMs[k] > 0, `latencyMs.${k} = ${r.latencyMs[k]}`);
+  }
+  assert(r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
+  assert(r.brokerRssMbMax !== null && r.brokerRssMbMax > 0, `brokerRssMbMax ${r.brokerRssMbMax}`);
+  assertEquals(r.failed, 0, r.firstError);
+  // The report is what --json prints: it must survive JSON.
+  assertEquals(JSON.parse(JSON.stringify(r)).latencyMs.p99, r.latencyMs.p99);
+}
+
+Deno.test("bench flags parse into options with the reference defaults", () => {
+  const o = parseBenchArgs(["produce", "--records", "1_000", "--topic-config", "flush.messages=1"]);
+  assertEquals(o.records, 1000);
+  assertEquals(o.recordSizeBytes, 1024);
+  assertEquals(o.acks, "all");
+  assertEquals(o.idempotence, true);
+  assertEquals(o.minInsyncReplicas, 2);
+  assertEquals(o.topicConfigs, { "flush.messages": "1" });
+  assertEquals(parseBenchArgs(["produce", "--acks", "1"]).idempotence, false);
+  assertEquals(parseBenchArgs(["failover"]).partitions, 1);
+  for (const bad of [[], ["fly"], ["produce", "--records", "0"], ["produce", "--acks", "2"]]) {
+    let threw = false;
+    try {
+      parseBenchArgs(bad);
+    } catch (e) {
+      threw = e instanceof UsageError;
+    }
+    assert(threw, `no UsageError for ${bad.join(" ")}`);
+  }
+});
+
+Deno.test("every bench subcommand reports positive numbers in the JSON shape against one cluster", async () => {
+  const cluster = await launchCluster();
+  const manifest = `${cluster.dataDir}/cluster.json`;
+  const run = (args: string[]) =>
+    runBench(parseBenchArgs([...args, "--manifest", manifest, "--no-progress", "--json"]));
+  try {
+    const produced = await run([
+      "produce",
+      "--topic",
+      "t",
+      "--records",
+      "300",
+      "--partitions",
+      "2",
+    ]);
+    assertShape(produced, "produce");
+    assertEquals(produced.records, 300);
+    assert(produced.mbPerSec > 0);
+
+    const consumed = await run(["consume", "--topic", "t", "--records", "300"]);
+    assertShape(consumed, "consume");
+    assertEquals(consumed.records, 300);
+    assertEquals(consumed.extra?.filledRecords, 0);
+
+    const e2e = await run(["e2e", "--records", "200", "--throughput", "1000"]);
+    assertShape(e2e, "e2e");
+    assertEquals(e2e.records, 200);
+
+    const oneAtATime = await run([
+      "produce",
+      "--records",
+      "50",
+      "--linger-ms",
+      "0",
+      "--max-in-flight",
+      "1",
+    ]);
+    assertShape(oneAtATime, "produce");
+
+    const created = await run(["create", "--partitions", "30"]);
+    assertEquals(created.records, 30);
+    assert((created.extra?.allLeadersMs as number) >= 0);
+
+    const failover = await run(["failover", "--kills", "1", "--throughput", "500"]);
+    assertShape(failover, "failover");
+    const times = failover.extra?.failoverMs as number[];
+    assertEquals(times.length, 1);
+    assert(times[0] > 0);
+  } finally {
+    await cluster.cleanup();
+  }
+});

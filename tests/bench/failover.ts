@@ -1,0 +1,165 @@
+/**
+ * `bench failover`: under a steady acks=all load, SIGKILL the leader of
+ * partition 0, time until the first write sent after the kill is
+ * acknowledged, restart the node from the manifest, wait until the ISR is
+ * whole again, and repeat. Needs a cluster the bench can kill and restart
+ * (one it started, or `--manifest`).
+ *
+ * @module
+ */
+
+import type { Admin } from "../../client/mod.ts";
+import { Strom } from "../../client/mod.ts";
+import type { BenchCluster } from "./bench_cluster.ts";
+import type { BrokerSampler } from "./broker_sampler.ts";
+import { LatencyRecorder, round3 } from "./latency.ts";
+import type { Ack } from "./load.ts";
+import { runLoad } from "./load.ts";
+import type { BenchOptions } from "./options.ts";
+import { Progress } from "./progress.ts";
+import type { ScenarioResult } from "./result.ts";
+import { rates } from "./result.ts";
+import { ensureTopic } from "./topic.ts";
+
+/** The load during failover when `--throughput` is not given. */
+const FAILOVER_RATE_DEFAULT_PER_SEC = 2_000;
+/** Longest wait for a write to be acknowledged after a kill. */
+const RECOVERY_WAIT_MS_MAX = 60_000;
+/** Longest wait for the restarted node to rejoin the ISR. */
+const ISR_WAIT_MS_MAX = 90_000;
+/** Steady acknowledged load before each kill. */
+const STEADY_MS = 1_000;
+const POLL_MS = 50;
+
+/** Kills `o.kills` leaders in turn and reports time to the next acknowledged write. */
+export async function benchFailover(
+  cluster: BenchCluster,
+  sampler: BrokerSampler,
+  o: BenchOptions,
+): Promise<ScenarioResult> {
+  if (!cluster.controllable) {
+    throw new Error(
+      "failover needs a cluster it can restart: let the bench start one, or pass --manifest",
+    );
+  }
+  const strom = new Strom({ brokers: [...cluster.urls] });
+  const latency = new LatencyRecorder();
+  const abort = new AbortController();
+  const extra: Record<string, unknown> = {};
+  let lastAck: Ack | undefined;
+  let ackWaiter: ((a: Ack) => void) | undefined;
+  let load: ReturnType<typeof runLoad> | undefined;
+  try {
+    const admin = strom.admin();
+    if (o.preloadPartitions > 0) {
+      const big = await ensureTopic(admin, {
+        name: `${o.topic}-preload`,
+        partitions: o.preloadPartitions,
+        replicationFactor: o.replicationFactor,
+        configs: { "min.insync.replicas": String(o.minInsyncReplicas) },
+      });
+      extra.preload = {
+        partitions: big.partitions,
+        createMs: Math.round(big.createMs),
+        allLeadersMs: Math.round(big.leadersMs),
+      };
+    }
+    const rate = o.throughputRecordsPerSec || FAILOVER_RATE_DEFAULT_PER_SEC;
+    load = runLoad({
+      urls: cluster.urls,
+      options: { ...o, inFlightRecordsMax: Math.min(o.inFlightRecordsMax, 1_000) },
+      recordsPerProducer: Infinity,
+      ratePerSec: rate,
+      signal: abort.signal,
+      onAck: (a) => {
+        if (a.error !== undefined) return;
+        latency.recordMs(a.ackedMs - a.sentMs);
+        lastAck = a;
+        ackWaiter?.(a);
+      },
+    });
+    const progress = new Progress({ label: "failover", total: o.kills, enabled: o.progress });
+    const failoversMs: number[] = [];
+    for (let k = 0; k < o.kills; k++) {
+      const leader = await waitForWholeIsr(admin, o);
+      await waitUntil(
+        () => lastAck !== undefined && performance.now() - lastAck.ackedMs < 100,
+        30_000,
+        "steady acks",
+      );
+      await new Promise((r) => setTimeout(r, STEADY_MS));
+      const killedMs = performance.now();
+      cluster.kill(leader);
+      const recovered = await new Promise<Ack | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), RECOVERY_WAIT_MS_MAX);
+        ackWaiter = (a) => {
+          if (a.sentMs <= killedMs) return;
+          clearTimeout(timer);
+          ackWaiter = undefined;
+          resolve(a);
+        };
+      });
+      if (!recovered) {
+        throw new Error(
+          `no write acknowledged ${RECOVERY_WAIT_MS_MAX} ms after killing node ${leader}`,
+        );
+      }
+      failoversMs.push(recovered.ackedMs - killedMs);
+      sampler.setPid(leader, cluster.restart(leader));
+      progress.update(k + 1);
+    }
+    progress.finish();
+    abort.abort();
+    const totals = await load;
+    load = undefined;
+    const sorted = [...failoversMs].sort((a, b) => a - b);
+    return {
+      records: totals.acked,
+      elapsedMs: totals.elapsedMs,
+      ...rates(totals.acked, o.recordSizeBytes, totals.elapsedMs),
+      latencyMs: latency.summary(),
+      failed: totals.failed,
+      ...(totals.firstError ? { firstError: totals.firstError } : {}),
+      extra: {
+        ...extra,
+        failoverMs: failoversMs.map(round3),
+        failoverMsMedian: round3(sorted[Math.floor((sorted.length - 1) / 2)]),
+        failoverMsMax: round3(sorted[sorted.length - 1]),
+      },
+    };
+  } finally {
+    abort.abort();
+    await load?.catch(() => {});
+    latency.destroy();
+    await strom.close();
+  }
+}
+
+/** Waits until partition 0 has a leader and a full ISR; returns the leader. */
+async function waitForWholeIsr(admin: Admin, o: BenchOptions): Promise<number> {
+  let leader = -1;
+  await waitUntil(
+    async () => {
+      const p = (await admin.describeTopic(o.topic)).partitions.find((x) => x.partition === 0);
+      leader = p?.leader ?? -1;
+      return leader >= 0 && (p?.isr.length ?? 0) >= o.replicationFactor;
+    },
+    ISR_WAIT_MS_MAX,
+    "a whole ISR on partition 0",
+  );
+  return leader;
+}
+
+async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
