@@ -139,7 +139,10 @@ Deno.test({
         const lastByKey = new Map<string, number>();
         for (const r of got) {
           const [key, n] = dec.decode(r.value!).split(":");
-          assert.ok((lastByKey.get(key) ?? -1) < Number(n), `order of ${key}`);
+          assert.ok(
+            (lastByKey.get(key) ?? -1) < Number(n),
+            `order of ${key}: ${n} after ${lastByKey.get(key)} at ${r.partition}/${r.offset}`,
+          );
           lastByKey.set(key, Number(n));
           const reported = results[Number(n)] as { partition: number; offset: number };
           assert.deepEqual([reported.partition, reported.offset], [r.partition, r.offset]);

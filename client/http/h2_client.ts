@@ -260,7 +260,18 @@ export class H2Client {
       }
       chunks.push(chunk);
     });
-    stream.on("end", () => finish(() => resolve({ status, headers, body: concat(chunks, bytes) })));
+    stream.on("end", () =>
+      finish(() => {
+        // A stream that ends without response headers died with its connection.
+        if (status === 0) {
+          reject(
+            new StromError(
+              "NETWORK_EXCEPTION",
+              `${origin}${req.path}: connection lost before an answer`,
+            ),
+          );
+        } else resolve({ status, headers, body: concat(chunks, bytes) });
+      }));
     stream.on("error", (e) => finish(() => reject(networkError(origin, e))));
     stream.on(
       "close",

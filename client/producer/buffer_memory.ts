@@ -55,6 +55,13 @@ export class BufferMemory {
     return this.#waiters.length;
   }
 
+  /** Reserves `bytes` if they are free now and nobody waits; returns whether it did. */
+  tryReserve(bytes: number): boolean {
+    if (this.#waiters.length > 0 || this.#used + bytes > this.bytesMax) return false;
+    this.#used += bytes;
+    return true;
+  }
+
   /** Reserves `bytes`, waiting (FIFO) while the budget is used up. */
   reserve(bytes: number, signal?: AbortSignal): Promise<void> {
     if (bytes > this.bytesMax) {

@@ -108,6 +108,12 @@ interface PartitionState {
   nextSequence: number;
 }
 
+interface Admission {
+  readonly record: ProducerRecord;
+  readonly pending: PendingRecord;
+  readonly signal: AbortSignal | undefined;
+}
+
 interface ProducerIdentity {
   readonly producerId: number;
   readonly producerEpoch: number;
@@ -149,6 +155,10 @@ export class Producer {
   #outstanding = 0;
   #idleWaiters: (() => void)[] = [];
   #closed = false;
+  /** Sends not yet in a batch, in call order. Invariant: length ≤ sendsWaitingMax. */
+  readonly #admissions: Admission[] = [];
+  #admitting = false;
+  readonly #sendsWaitingMax: number;
   #onClose: (() => void) | undefined;
 
   constructor(connection: Connection, options: ProducerOptions = {}, onClose?: () => void) {
@@ -182,9 +192,14 @@ export class Producer {
       );
     }
     this.#ackTimeoutMs = positive("ackTimeoutMs", options.ackTimeoutMs ?? d.ackTimeoutMs);
+    this.#sendsWaitingMax = positive(
+      "sendsWaitingMax",
+      options.sendsWaitingMax ?? d.sendsWaitingMax,
+    );
     this.#memory = new BufferMemory({
       bytesMax: positive("bufferBytesMax", options.bufferBytesMax ?? d.bufferBytesMax),
-      waitersMax: positive("sendsWaitingMax", options.sendsWaitingMax ?? d.sendsWaitingMax),
+      // Only the admission loop waits for memory; the queue of sends is bounded above.
+      waitersMax: 1,
       waitMsMax: positive("bufferWaitMsMax", options.bufferWaitMsMax ?? d.bufferWaitMsMax),
     });
     this.#sticky = new StickyPartitioner(connection.random);
@@ -200,7 +215,7 @@ export class Producer {
     return {
       usedBytes: this.#memory.usedBytes,
       bytesMax: this.#memory.bytesMax,
-      sendsWaiting: this.#memory.waiting,
+      sendsWaiting: this.#admissions.length,
     };
   }
 
@@ -222,22 +237,65 @@ export class Producer {
         `the record is about ${sizeBytes} bytes, more than recordBytesMax (${this.#recordBytesMax})`,
       );
     }
+    if (sizeBytes > this.#memory.bytesMax) {
+      throw new StromError(
+        "MESSAGE_TOO_LARGE",
+        `a record of ${sizeBytes} bytes cannot fit in the producer's buffer of ${this.#memory.bytesMax} bytes; raise bufferBytesMax`,
+      );
+    }
+    if (this.#admissions.length >= this.#sendsWaitingMax) {
+      throw new StromError(
+        "BUFFER_EXHAUSTED",
+        `${this.#admissions.length} sends already wait for buffer memory (sendsWaitingMax); await earlier sends before sending more`,
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
     // Counted from here so that flush() also waits for sends still waiting for memory.
     this.#outstanding++;
-    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
-    try {
-      const partition = await this.#choosePartition(record, input.key ?? null, options.signal);
-      await this.#memory.reserve(sizeBytes, options.signal);
-      if (this.#closed) {
-        this.#memory.release(sizeBytes);
-        this.#checkOpen();
-      }
-      this.#append(record.topic, partition, { input, sizeBytes, resolve, reject });
-    } catch (e) {
-      this.#settled(1);
-      throw e;
-    }
+    this.#admissions.push({
+      record,
+      pending: { input, sizeBytes, resolve, reject },
+      signal: options.signal,
+    });
+    if (!this.#admitting) void this.#admit();
     return await promise;
+  }
+
+  /**
+   * Moves sends into batches strictly in call order: a later send never
+   * overtakes an earlier one waiting for metadata or memory, so records of one
+   * partition keep the order of their send() calls.
+   */
+  async #admit(): Promise<void> {
+    this.#admitting = true;
+    while (this.#admissions.length > 0) {
+      const next = this.#admissions[0];
+      try {
+        next.signal?.throwIfAborted();
+        this.#checkOpen();
+        const topic = next.record.topic;
+        const count = this.#conn.metadata.partitionCountCached(topic) ??
+          await this.#conn.metadata.partitionCount(
+            topic,
+            next.signal ? { signal: next.signal } : {},
+          );
+        const partition = this.#choosePartition(next.record, next.pending.input.key ?? null, count);
+        if (!this.#memory.tryReserve(next.pending.sizeBytes)) {
+          await this.#memory.reserve(next.pending.sizeBytes, next.signal);
+        }
+        if (this.#closed) {
+          this.#memory.release(next.pending.sizeBytes);
+          this.#checkOpen();
+        }
+        this.#admissions.shift();
+        this.#append(topic, partition, next.pending);
+      } catch (e) {
+        this.#admissions.shift();
+        next.pending.reject(e);
+        this.#settled(1);
+      }
+    }
+    this.#admitting = false;
   }
 
   /** Sends a record whose value is serialised as JSON. */
@@ -258,6 +316,7 @@ export class Producer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Sends still waiting for memory fail with CLIENT_CLOSED as the admission loop reaches them.
     this.#memory.rejectAll(new StromError("CLIENT_CLOSED", "the producer was closed"));
     await this.flush();
     for (const p of this.#partitions.values()) {
@@ -273,12 +332,7 @@ export class Producer {
     }
   }
 
-  async #choosePartition(
-    record: ProducerRecord,
-    key: Uint8Array | null,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    const count = await this.#conn.metadata.partitionCount(record.topic, signal ? { signal } : {});
+  #choosePartition(record: ProducerRecord, key: Uint8Array | null, count: number): number {
     if (record.partition !== undefined) {
       if (!Number.isInteger(record.partition) || record.partition < 0) {
         throw new StromError("INVALID_REQUEST", `partition must be an integer ≥ 0`);
