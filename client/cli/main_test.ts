@@ -75,7 +75,7 @@ Deno.test("strom topics create, list, describe, alter and delete", async () => {
     const d = capture();
     assert.equal(await runCli(["topics", "describe", "--topic", "orders", ...bs], d.io), 0);
     assert.match(d.out[0], /Topic: orders\tTopicId: id-orders\tPartitionCount: 3/);
-    assert.match(d.out[0], /PARTITION  LEADER  EPOCH  REPLICAS  ISR\n0          1/);
+    assert.ok(d.out[0].includes("PARTITION  LEADER  EPOCH  REPLICAS  ISR\n0          1"));
     const a = capture();
     assert.equal(
       await runCli(["topics", "alter", "--topic", "orders", "--partitions", "5", ...bs], a.io),
