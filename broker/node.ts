@@ -38,6 +38,7 @@ import type { Logger } from "./log.ts";
 import { readSecretFile, SECRET_HEADER } from "./security/cluster_secret.ts";
 import { controllerBlockSource, ProducerIdManager } from "./producer_ids/mod.ts";
 import type { ReplicaManager } from "./replica_manager/mod.ts";
+import { GroupCoordinatorRuntime, groupRuntimeConfigFromEnv } from "./group_coordinator/mod.ts";
 import {
   FaultyH2Client,
   mountNetFaultRoutes,
@@ -73,6 +74,8 @@ interface Parts {
   readonly admin: AdminService;
   /** Partition replicas and the data plane; absent on a node without the broker role. */
   readonly replicas: ReplicaManager | undefined;
+  /** Group coordinators of the `__consumer_offsets` partitions led here; with the broker role only. */
+  readonly groups: GroupCoordinatorRuntime | undefined;
 }
 
 /** A running node. Create it with {@link StromNode.start}. */
@@ -186,6 +189,16 @@ export class StromNode {
         logger,
       })
       : undefined;
+    const groups = replicas
+      ? new GroupCoordinatorRuntime({
+        nodeId: config.nodeId,
+        image: () => quorum.image,
+        replicas,
+        createTopic: (body) => admin.createTopic(body),
+        logger,
+        config: groupRuntimeConfigFromEnv(),
+      })
+      : undefined;
     const parts: Parts = {
       http,
       quorum,
@@ -195,6 +208,7 @@ export class StromNode {
       lifecycle,
       admin,
       replicas,
+      groups,
     };
 
     const clientApp = createClientApp({
@@ -215,6 +229,9 @@ export class StromNode {
           image: () => quorum.image,
           http,
         }
+        : undefined,
+      groups: groups && replicas
+        ? { nodeId: config.nodeId, groups, image: () => quorum.image, http, dataPlane: replicas }
         : undefined,
     }, logger);
     const internalApp = createInternalApp({
@@ -252,6 +269,7 @@ export class StromNode {
         (image) => image.brokers.get(config.nodeId)?.incarnationId === lifecycle.incarnationId,
       );
     }
+    groups?.start();
     quorum.start();
     controller.start();
     membership.start();
@@ -291,6 +309,7 @@ export class StromNode {
     if (outcome === "timeout") {
       this.logger.warn("shutdown grace period over; abandoning requests still in flight");
     }
+    await this.parts.groups?.stop();
     // After the controlled shutdown moved leaderships away: flush logs, checkpoint HWs, close files.
     await this.parts.replicas?.stop();
     this.parts.membership.stop();

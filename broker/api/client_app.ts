@@ -13,6 +13,8 @@ import { readJsonBody } from "./json_body.ts";
 import { mountDataRoutes } from "./data_routes.ts";
 import type { DataRouteDeps } from "./data_routes.ts";
 import { mountQuorumRoutes } from "./quorum_routes.ts";
+import { mountGroupRoutes } from "./group_routes.ts";
+import type { GroupRouteDeps } from "./group_routes.ts";
 import type { QuorumApi } from "./quorum_routes.ts";
 
 /** Topic administration, as the routes need it (implemented by AdminService). */
@@ -38,6 +40,8 @@ export interface ClientApiNode {
   readonly data?: DataRouteDeps;
   /** Quorum membership (`/v1/quorum`: describe, add and remove voters); absent without it. */
   readonly quorum?: QuorumApi;
+  /** Consumer groups (`/v1/groups`); absent on a node without the broker role. */
+  readonly groups?: GroupRouteDeps;
 }
 
 /** Builds the client API. Test it with `app.request()`; serve it with `Deno.serve`. */
@@ -78,6 +82,7 @@ export function createClientApp(node: ClientApiNode, logger: Logger): Hono {
 
   if (node.data) mountDataRoutes(app, node.data);
   if (node.quorum) mountQuorumRoutes(app, node.quorum);
+  if (node.groups) mountGroupRoutes(app, node.groups);
 
   app.notFound((c) => notFoundResponse(c.req.method, c.req.path));
   app.onError((err, c) => responseForThrown(err, logger, `${c.req.method} ${c.req.path}`));
