@@ -28,7 +28,7 @@ export interface LaunchedCluster {
 
 /** Runs the launcher with extra `args`; resolves once it printed its banner. */
 export async function launchCluster(
-  options: { nodes?: number; args?: string[] } = {},
+  options: { nodes?: number; args?: string[]; env?: Record<string, string> } = {},
 ): Promise<LaunchedCluster> {
   const nodes = options.nodes ?? 3;
   const dataDir = await Deno.makeTempDir({ prefix: "strom-test-" });
@@ -49,6 +49,8 @@ export async function launchCluster(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    // Added to this process's environment; the launcher's nodes inherit it.
+    ...(options.env ? { env: options.env } : {}),
   }).spawn();
   const output = new LineCollector(process.stdout);
   const errors = new LineCollector(process.stderr);
