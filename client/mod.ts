@@ -36,3 +36,4 @@ export * from "./producer/sticky_partitioner.ts";
 export * from "./consumer/consumer.ts";
 export * from "./consumer/partition_fetcher.ts";
 export * from "./consumer/wakeup.ts";
+export * from "./consumer/group_member.ts";

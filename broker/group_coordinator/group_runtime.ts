@@ -230,7 +230,13 @@ export class GroupCoordinatorRuntime {
     if (existing) return existing;
     this.#creating ??= this.#createOffsetsTopic().finally(() => this.#creating = undefined);
     await this.#creating;
-    const created = topicByName(this.#deps.image(), GROUP_METADATA_TOPIC);
+    // The create is committed; this broker's image may apply it a moment later.
+    const started = this.#clock();
+    let created = topicByName(this.#deps.image(), GROUP_METADATA_TOPIC);
+    while (!created && this.#clock() - started < LOCAL_LOAD_WAIT_MS_MAX && !this.#stopped) {
+      await new Promise((resolve) => setTimeout(resolve, LOCAL_LOAD_POLL_MS));
+      created = topicByName(this.#deps.image(), GROUP_METADATA_TOPIC);
+    }
     if (!created) {
       throw new StromError(
         "COORDINATOR_NOT_AVAILABLE",

@@ -18,6 +18,8 @@ import { StromError } from "../errors.ts";
 import type { ConsumerRecord, FetchContext, OffsetResetPolicy } from "./partition_fetcher.ts";
 import { PartitionFetcher } from "./partition_fetcher.ts";
 import { Wakeup } from "./wakeup.ts";
+import { GroupMember } from "./group_member.ts";
+import type { GroupMemberHost, GroupMemberOptions, OffsetToCommit } from "./group_member.ts";
 
 export type { ConsumerRecord, OffsetResetPolicy };
 
@@ -35,6 +37,22 @@ export interface ConsumerOptions {
   readonly fetchBytesMin?: number;
   /** Partitions one consumer may be assigned (default 10,000). */
   readonly partitionsMax?: number;
+  /** The consumer group; required by {@link Consumer.subscribe}. */
+  readonly groupId?: string;
+  /** Static membership id (group mode). */
+  readonly instanceId?: GroupMemberOptions["instanceId"];
+  /** Group mode: should match the brokers' group session timeout (default 10 s). */
+  readonly sessionTimeoutMs?: number;
+  /** Group mode: how long revoking partitions may take (default 60 s). */
+  readonly rebalanceTimeoutMs?: number;
+  /** Group mode: commit what was processed every `autoCommitIntervalMs` (default true). */
+  readonly autoCommit?: boolean;
+  /** Group mode: auto-commit period (default 5 s). */
+  readonly autoCommitIntervalMs?: number;
+  /** Group mode: called with partitions this consumer now owns. */
+  readonly onPartitionsAssigned?: GroupMemberOptions["onPartitionsAssigned"];
+  /** Group mode: called with partitions this consumer gives up, once their deliveries finished. */
+  readonly onPartitionsRevoked?: GroupMemberOptions["onPartitionsRevoked"];
 }
 
 /** A topic partition. */
@@ -93,6 +111,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   #cursor = 0;
   #closed = false;
   readonly #onClose: (() => void) | undefined;
+  readonly #options: ConsumerOptions;
+  #group: GroupMember | undefined;
+  /**
+   * The batch last handed to the application, until it asks for more (then
+   * it is completed). Group mode revokes a partition only once its batch is
+   * no longer in flight, and auto-commit commits only completed batches.
+   */
+  #inFlight: OffsetToCommit | undefined;
+  readonly #inFlightDone = new Wakeup();
+  /** Per partition, the offset after the last completed batch. */
+  readonly #completed = new Map<string, OffsetToCommit>();
+  /** Per partition, the offset after the last record handed out. */
+  readonly #delivered = new Map<string, OffsetToCommit>();
 
   constructor(connection: Connection, options: ConsumerOptions = {}, onClose?: () => void) {
     const d = CLIENT_DEFAULTS.consumer;
@@ -116,6 +147,67 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     };
     this.#partitionsMax = options.partitionsMax ?? d.partitionsMax;
     this.#onClose = onClose;
+    this.#options = options;
+  }
+
+  /**
+   * Group mode: joins `groupId` and reads the partitions of `topics` (names,
+   * or a regex matching whole names) the group coordinator assigns to this
+   * consumer, starting at the group's committed offsets. Calling it again
+   * changes the subscription.
+   */
+  subscribe(topics: readonly string[] | RegExp): void {
+    this.#checkOpen();
+    const groupId = this.#options.groupId;
+    if (groupId === undefined) {
+      throw new StromError("INVALID_CONFIG", "subscribe() needs a groupId in the consumer options");
+    }
+    if (!(topics instanceof RegExp) && (!Array.isArray(topics) || topics.length === 0)) {
+      throw new StromError(
+        "INVALID_REQUEST",
+        "subscribe() takes a list of topic names or a RegExp",
+      );
+    }
+    if (this.#group) {
+      this.#group.resubscribe(topics);
+      return;
+    }
+    if (this.#fetchers.length > 0) {
+      throw new StromError(
+        "INVALID_REQUEST",
+        "this consumer has manual assignments; it cannot subscribe",
+      );
+    }
+    const o = this.#options;
+    this.#group = new GroupMember(this.#ctx.conn, this.#groupHost(), {
+      groupId,
+      ...(o.instanceId === undefined ? {} : { instanceId: o.instanceId }),
+      ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
+      ...(o.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: o.rebalanceTimeoutMs }),
+      ...(o.autoCommit === undefined ? {} : { autoCommit: o.autoCommit }),
+      ...(o.autoCommitIntervalMs === undefined
+        ? {}
+        : { autoCommitIntervalMs: o.autoCommitIntervalMs }),
+      ...(o.onPartitionsAssigned ? { onPartitionsAssigned: o.onPartitionsAssigned } : {}),
+      ...(o.onPartitionsRevoked ? { onPartitionsRevoked: o.onPartitionsRevoked } : {}),
+    }, topics);
+    this.#group.start();
+  }
+
+  /** Group mode: the group membership (member id, epoch, owned partitions), once subscribed. */
+  get group(): GroupMember | undefined {
+    return this.#group;
+  }
+
+  /**
+   * Group mode: commits the given offsets, or else the position after every
+   * record handed to the application so far (call it after processing them).
+   */
+  async commit(offsets?: readonly OffsetToCommit[]): Promise<void> {
+    if (!this.#group) {
+      throw new StromError("INVALID_REQUEST", "commit() is for group mode; subscribe() first");
+    }
+    await this.#group.commit(offsets ?? "delivered");
   }
 
   /** Bytes prefetched across all partitions. Invariant: at most bufferBytesMax plus one fetch per partition. */
@@ -129,6 +221,16 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    */
   assign(partitions: readonly PartitionAssignment[]): void {
     this.#checkOpen();
+    if (this.#group) {
+      throw new StromError(
+        "INVALID_REQUEST",
+        "this consumer is subscribed to a group; it cannot assign()",
+      );
+    }
+    this.#assign(partitions);
+  }
+
+  #assign(partitions: readonly PartitionAssignment[]): void {
     if (partitions.length > this.#partitionsMax) {
       throw new StromError(
         "INVALID_REQUEST",
@@ -152,6 +254,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
     const removed = this.#fetchers.filter((f) => !next.includes(f));
     this.#fetchers = next;
+    for (const f of removed) {
+      this.#completed.delete(tpKey(f));
+      this.#delivered.delete(tpKey(f));
+    }
     for (const f of removed) void f.stop();
     for (const f of next) f.start();
   }
@@ -210,6 +316,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     options: Pick<CallOptions, "signal"> & { recordsMax?: number } = {},
   ): Promise<ConsumerBatch | undefined> {
     const max = options.recordsMax ?? BATCH_RECORDS_MAX_DEFAULT;
+    this.#completeInFlight();
     while (!this.#closed && !options.signal?.aborted) {
       const n = this.#fetchers.length;
       for (let i = 0; i < n; i++) {
@@ -221,12 +328,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         }
         if (f.paused || f.buffered === 0) continue;
         this.#cursor = (this.#cursor + i + 1) % n;
-        return {
-          topic: f.topic,
-          partition: f.partition,
-          records: f.take(max),
-          highWatermark: f.highWatermark,
-        };
+        const records = f.take(max);
+        const last = records[records.length - 1];
+        if (last) {
+          const next = { topic: f.topic, partition: f.partition, offset: last.offset + 1 };
+          this.#inFlight = next;
+          this.#delivered.set(tpKey(f), next);
+        }
+        return { topic: f.topic, partition: f.partition, records, highWatermark: f.highWatermark };
       }
       await this.#waitForData(options.signal);
     }
@@ -252,12 +361,44 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Stops every fetch; iteration and run() end. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // The application is done with what it was handed: commit it and leave the group.
+    this.#completeInFlight();
+    await this.#group?.close();
     this.#closed = true;
     const fetchers = this.#fetchers;
     this.#fetchers = [];
     this.#ctx.dataReady.notify();
     await Promise.all(fetchers.map((f) => f.stop()));
     this.#onClose?.();
+  }
+
+  #completeInFlight(): void {
+    const done = this.#inFlight;
+    if (done === undefined) return;
+    this.#inFlight = undefined;
+    if (this.#find(done)) this.#completed.set(tpKey(done), done);
+    this.#inFlightDone.notify();
+  }
+
+  #groupHost(): GroupMemberHost {
+    return {
+      setPartitions: (partitions) => {
+        if (!this.#closed) this.#assign(partitions);
+      },
+      waitDelivered: async (partitions, timeoutMs) => {
+        const keys = new Set(partitions.map(tpKey));
+        const deadline = Date.now() + timeoutMs;
+        while (this.#inFlight && keys.has(tpKey(this.#inFlight)) && Date.now() < deadline) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([
+            this.#inFlightDone.wait(),
+            new Promise((resolve) => timer = setTimeout(resolve, 100)),
+          ]);
+          clearTimeout(timer);
+        }
+      },
+      offsets: (which) => [...(which === "completed" ? this.#completed : this.#delivered).values()],
+    };
   }
 
   #waitForData(signal: AbortSignal | undefined): Promise<void> {
@@ -291,4 +432,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   #checkOpen(): void {
     if (this.#closed) throw new StromError("CLIENT_CLOSED", "the consumer is closed");
   }
+}
+
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}\u0000${tp.partition}`;
 }
