@@ -380,7 +380,15 @@ export class PartitionLog {
       if (!Number.isSafeInteger(offset) || offset < 0) {
         throw offsetOutOfRange("truncation", offset, this.#logStartOffset, this.#logEndOffset);
       }
-      if (offset >= this.#logEndOffset) return;
+      if (offset > this.#logEndOffset) return;
+      if (offset === this.#logEndOffset) {
+        // No records to cut, but an epoch recorded at the LEO by a leader that
+        // appended nothing must go: a follower told to truncate here would
+        // otherwise keep sending that epoch and be told to truncate forever.
+        this.epochCache.truncateFromEnd(offset);
+        await this.epochCache.persist(this.disk, this.dir);
+        return;
+      }
       if (offset < this.#segments[0].baseOffset) {
         await this.#restartAt(offset);
         return;

@@ -296,6 +296,29 @@ contract("a follower append keeps the leader's offsets and must continue the log
 });
 
 contract(
+  "truncateTo() at the log end drops an epoch that starts there with no records",
+  async (h) => {
+    // A leader of epoch 1 that appended nothing leaves "1 at LEO" behind; when
+    // it follows again and is told to truncate at its LEO, that entry must go,
+    // or its next fetch names epoch 1 again and diverges forever.
+    const log = await h.open({});
+    try {
+      await log.append(makeBatch({ count: 3 }), { assignOffsets: true, leaderEpoch: 0 });
+      log.epochCache.assign(1, log.logEndOffset);
+      await log.truncateTo(3);
+      strictEqual(log.logEndOffset, 3);
+      deepStrictEqual(log.epochCache.entries(), [{ epoch: 0, startOffset: 0 }]);
+      await log.close();
+      const reopened = await h.open({});
+      deepStrictEqual(reopened.epochCache.entries(), [{ epoch: 0, startOffset: 0 }]);
+      await reopened.close();
+    } finally {
+      await log.close();
+    }
+  },
+);
+
+contract(
   "truncateTo() removes the suffix and its epochs, and appends continue there",
   async (h) => {
     const log = await h.open({ segmentBytesMax: 600 });
