@@ -17,8 +17,8 @@ import type { FaultKind } from "./options.ts";
 /** A wipe runs in one round out of this many. */
 export const WIPE_EVERY_ROUNDS = 6;
 /** Quiet time before each fault, at least and at most. */
-export const GAP_MS_MIN = 100;
-export const GAP_MS_MAX = 700;
+export const GAP_MS_MIN = 50;
+export const GAP_MS_MAX = 500;
 
 /** One planned fault. */
 export interface PlannedFault {

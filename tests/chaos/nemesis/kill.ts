@@ -9,8 +9,8 @@ import { type ChaosContext, controllerId, partitionsOf, pick, sleep } from "../c
 import type { FaultEvent, FaultSlot } from "./fault.ts";
 
 /** Shortest and longest time a killed node stays down. */
-export const KILL_DOWN_MS_MIN = 200;
-export const KILL_DOWN_MS_MAX = 2_000;
+export const KILL_DOWN_MS_MIN = 100;
+export const KILL_DOWN_MS_MAX = 1_500;
 
 /** Kills a leader (even draws) or the controller (odd draws), then restarts it. */
 export async function injectKill(ctx: ChaosContext, slot: FaultSlot): Promise<FaultEvent> {

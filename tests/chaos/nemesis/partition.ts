@@ -31,8 +31,8 @@ export const PARTITION_MECHANISM =
   "transport fault hook (STROM_TEST_FAULTS=1, PUT /internal/test/net-faults): no iptables/nft here and nodes share 127.0.0.1";
 
 /** Shortest and longest cut; longer than the session timeout so fencing happens. */
-export const PARTITION_HOLD_MS_MIN = 2_000;
-export const PARTITION_HOLD_MS_MAX = 4_000;
+export const PARTITION_HOLD_MS_MIN = 1_800;
+export const PARTITION_HOLD_MS_MAX = 3_000;
 /** Tries to deliver one node's blocked set. */
 const SET_ATTEMPTS_MAX = 20;
 

@@ -10,8 +10,8 @@ import { type ChaosContext, partitionsOf, pick, sleep } from "../cluster_view.ts
 import type { FaultEvent, FaultSlot } from "./fault.ts";
 
 /** How much longer than the session timeout a pause lasts, at least and at most. */
-export const PAUSE_EXTRA_MS_MIN = 500;
-export const PAUSE_EXTRA_MS_MAX = 2_000;
+export const PAUSE_EXTRA_MS_MIN = 300;
+export const PAUSE_EXTRA_MS_MAX = 1_500;
 
 /** Pauses the leader of a random partition (or a random node). */
 export async function injectPause(ctx: ChaosContext, slot: FaultSlot): Promise<FaultEvent> {
