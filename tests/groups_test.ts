@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Strom } from "@strom/client";
 import { GROUP_METADATA_TOPIC, groupCoordinatorPartition } from "../broker/groups/mod.ts";
+import { runCli } from "../client/cli/main.ts";
 import { launchCluster } from "./_harness/launcher.ts";
 import type { LaunchedCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
@@ -28,6 +29,14 @@ const ENV = {
   STROM_OFFSETS_TOPIC_PARTITIONS: String(OFFSETS_PARTITIONS),
 };
 const CONSUMER_MAIN = fileURLToPath(new URL("./groups_consumer_main.ts", import.meta.url));
+
+/** Runs the strom CLI in-process; returns its exit code and output lines. */
+async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), fetch });
+  return { code, out, err };
+}
 
 async function createTopic(url: string, name: string, partitions: number): Promise<void> {
   const created = await requestJson(`${url}/v1/topics`, {
@@ -95,6 +104,21 @@ Deno.test({
       const listed = await requestJson(`${u2}/v1/groups`);
       assert.deepEqual(listed.body.groups, [{ groupId: "billing", state: "stable", members: 1 }]);
 
+      const shown = await cli([
+        "groups",
+        "describe",
+        "--group",
+        "billing",
+        "--bootstrap-server",
+        u2,
+      ]);
+      assert.equal(shown.code, 0, shown.err.join("\n"));
+      const text = shown.out.join("\n");
+      assert.match(text, /TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+LOG-END-OFFSET\s+LAG\s+MEMBER-ID/);
+      assert.match(text, new RegExp(`orders\\s+0\\s+1\\s+3\\s+2\\s+${memberId}`));
+      const cliList = await cli(["groups", "list", "--json", "--bootstrap-server", u3]);
+      assert.equal(JSON.parse(cliList.out[0]).groups[0].groupId, "billing");
+
       const busy = await requestJson(`${u1}/v1/groups/billing/offsets/reset`, {
         body: { to: "earliest" },
       });
@@ -142,8 +166,50 @@ Deno.test({
 
       const deleted = await requestJson(`${u3}/v1/groups/billing`, { method: "DELETE" });
       assert.deepEqual(deleted.body, { deleted: "billing", deletedOffsets: 4 });
-      const gone = await requestJson(`${u1}/v1/groups/billing`);
-      assert.equal(gone.body.error?.code, "GROUP_ID_NOT_FOUND");
+      const gone = await cli([
+        "groups",
+        "describe",
+        "--group",
+        "billing",
+        "--bootstrap-server",
+        u1,
+      ]);
+      assert.equal(gone.code, 1);
+      assert.match(gone.err.join("\n"), /GROUP_ID_NOT_FOUND/);
+
+      // strom consume --group: reads from the beginning, commits what it printed, leaves.
+      const consumed = await cli([
+        "consume",
+        "--topic",
+        "orders",
+        "--group",
+        "console",
+        "--from-beginning",
+        "--max-messages",
+        "4",
+        "--bootstrap-server",
+        u1,
+      ]);
+      assert.equal(consumed.code, 0, consumed.err.join("\n"));
+      assert.deepEqual([...consumed.out].sort(), ["v0", "v1", "v2", "v3"]);
+      const after = await requestJson(`${u2}/v1/groups/console`);
+      assert.equal(after.body.state, "empty");
+      assert.deepEqual(
+        // deno-lint-ignore no-explicit-any
+        after.body.partitions.map((p: any) => [p.partition, p.committedOffset, p.lag]),
+        [[0, 3, 0], [1, 1, 0]],
+      );
+      const reset2 = await cli([
+        "groups",
+        "reset-offsets",
+        "--group",
+        "console",
+        "--to-earliest",
+        "--bootstrap-server",
+        u3,
+      ]);
+      assert.equal(reset2.code, 0, reset2.err.join("\n"));
+      assert.match(reset2.out.join("\n"), /orders\s+0\s+0/);
     } finally {
       await cluster.cleanup();
     }

@@ -1,7 +1,9 @@
 /**
  * `strom consume`: the console consumer (`kafka-console-consumer.sh`) with
  * manual assignment: every partition of the topic (or `--partition P`),
- * from the end, the beginning (`--from-beginning`) or `--offset N`.
+ * from the end, the beginning (`--from-beginning`) or `--offset N`; or, with
+ * `--group G`, as a member of a consumer group (from the group's committed
+ * offsets, committing what it printed, leaving the group on exit).
  *
  * @module
  */
@@ -20,6 +22,9 @@ Prints records as they arrive until Ctrl-C, --max-messages or --timeout-ms.
 Options:
   --topic T                the topic (required)
   --from-beginning         start at the earliest offset (default: only new records)
+  --group G                consume as a member of group G: the coordinator assigns partitions,
+                           reading starts at the group's committed offsets (else the end, or
+                           the beginning with --from-beginning) and printed records are committed
   --partition P            read only partition P
   --offset N|earliest|latest   start offset (needs --partition)
   --max-messages N         exit after N records
@@ -34,6 +39,7 @@ Options:
 
 const OPTIONS = {
   topic: { type: "string" },
+  group: { type: "string" },
   "from-beginning": { type: "boolean" },
   partition: { type: "string" },
   offset: { type: "string" },
@@ -71,6 +77,9 @@ export async function consumeCommand(
     flags.format,
     keyValues(flags.property, "--property", u),
   );
+  if (flags.group !== undefined && (partition !== undefined || flags.offset !== undefined)) {
+    throw new UsageError("--group cannot be combined with --partition or --offset", u);
+  }
   const meta = await strom.connection.metadata.topic(topic, { refresh: true });
   const partitions = partition === undefined
     ? meta.partitions.map((p) => p.partition)
@@ -81,8 +90,17 @@ export async function consumeCommand(
       u,
     );
   }
-  const consumer = strom.consumer({ autoOffsetReset: "earliest" });
-  consumer.assign(partitions.map((p) => ({ topic, partition: p, offset })));
+  let consumer;
+  if (flags.group !== undefined) {
+    consumer = strom.consumer({
+      groupId: flags.group,
+      autoOffsetReset: flags["from-beginning"] ? "earliest" : "latest",
+    });
+    consumer.subscribe([topic]);
+  } else {
+    consumer = strom.consumer({ autoOffsetReset: "earliest" });
+    consumer.assign(partitions.map((p) => ({ topic, partition: p, offset })));
+  }
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   io.signal?.addEventListener("abort", onAbort, { once: true });

@@ -16,6 +16,7 @@ import type { CliIo } from "./cli_io.ts";
 import { UsageError } from "./cli_io.ts";
 import { CLUSTER_USAGE, clusterCommand, parseClusterFlags } from "./cluster_command.ts";
 import { CONSUME_USAGE, consumeCommand, parseConsumeFlags } from "./consume_command.ts";
+import { GROUPS_USAGE, groupsCommand, parseGroupsFlags } from "./groups_command.ts";
 import { DEFAULT_BOOTSTRAP } from "./options.ts";
 import { parseProduceFlags, PRODUCE_USAGE, produceCommand } from "./produce_command.ts";
 import { parseTopicsFlags, TOPICS_USAGE, topicsCommand } from "./topics_command.ts";
@@ -33,7 +34,8 @@ const USAGE = `usage: strom <command> [options]
 Commands:
   topics create|list|describe|delete|alter   manage topics
   produce                                    send stdin lines as records
-  consume                                    print records
+  consume                                    print records (--group G to consume as a group)
+  groups list|describe|reset-offsets|delete  consumer groups: members, offsets and lag
   cluster describe                           brokers and the metadata quorum
   quorum ...                                 metadata quorum status; add-voter, remove-voter
                                              (strom quorum --help)
@@ -52,7 +54,7 @@ Examples:
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   if (args[0] === "quorum") return await runQuorumCommand(args.slice(1), io);
   const [command, second] = args;
-  const grouped = command === "topics" || command === "cluster";
+  const grouped = command === "topics" || command === "cluster" || command === "groups";
   const action = grouped && second !== undefined && !second.startsWith("-") ? second : undefined;
   const rest = args.slice(action === undefined ? 1 : 2);
   let usage = USAGE;
@@ -74,6 +76,13 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
         const f = parseClusterFlags(rest);
         flags = f;
         run = (s) => clusterCommand(action, f, s, io);
+        break;
+      }
+      case "groups": {
+        usage = GROUPS_USAGE;
+        const f = parseGroupsFlags(rest);
+        flags = f;
+        run = (s) => groupsCommand(action, f, s, io);
         break;
       }
       case "produce": {
