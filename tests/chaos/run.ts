@@ -120,7 +120,7 @@ export async function runChaos(
         log(
           `chaos: ${((Date.now() - faultsStartMs) / 1000).toFixed(0)}s, ${total} faults ${
             JSON.stringify(counts())
-          }, writes acked ${t.acked} failed ${t.failed} unknown ${t.unknown}, polled ${t.polled}`,
+          }, writes acked ${t.acked} failed ${t.failed} unknown ${t.unknown}, polled ${t.polled}, group polled ${t.groupPolled}, commits seen ${t.committedSeen}`,
         );
       }, options.progressEveryMs);
     }

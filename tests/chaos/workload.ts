@@ -16,6 +16,12 @@ import { Strom, StromError } from "@strom/client";
 import type { Consumer, Producer } from "@strom/client";
 import type { HistoryOp } from "./history.ts";
 import type { History } from "./history.ts";
+import { requestJson } from "../_harness/http.ts";
+
+/** The consumer group of the workload's group-mode consumer. */
+export const CHAOS_GROUP = "chaos-group";
+/** How often the group's committed offsets are observed. */
+export const COMMITTED_EVERY_MS = 1_000;
 
 /** Sends one producer keeps unanswered at most. */
 export const SENDS_IN_FLIGHT_MAX = 16;
@@ -34,6 +40,9 @@ export interface WriteTally {
   failed: number;
   unknown: number;
   polled: number;
+  /** Records the group-mode consumer polled, and committed offsets observed. */
+  groupPolled: number;
+  committedSeen: number;
 }
 
 /** Client settings shared by the workload's connections. */
@@ -46,12 +55,21 @@ export const CLIENT_OPTIONS = {
 /** Producers and a consumer against one topic, recording a {@link History}. */
 export class Workload {
   readonly ops: HistoryOp[] = [];
-  readonly tally: WriteTally = { acked: 0, failed: 0, unknown: 0, polled: 0 };
+  readonly tally: WriteTally = {
+    acked: 0,
+    failed: 0,
+    unknown: 0,
+    polled: 0,
+    groupPolled: 0,
+    committedSeen: 0,
+  };
   readonly #stopProducing = new AbortController();
   readonly #stopConsuming = new AbortController();
   readonly #clients: Strom[] = [];
   #producers: Promise<void>[] = [];
   #consumer: Promise<void> | undefined;
+  #groupConsumer: Promise<void> | undefined;
+  #commits: Promise<void> | undefined;
   #producedUntilMs = 0;
   /** Values polled so far, and acknowledged values not polled yet (the recovery window's goal). */
   readonly #polled = new Set<string>();
@@ -68,6 +86,8 @@ export class Workload {
   start(): void {
     for (let i = 0; i < this.producers; i++) this.#producers.push(this.#produce(i));
     this.#consumer = this.#consume();
+    this.#groupConsumer = this.#groupConsume();
+    this.#commits = this.#observeCommits();
   }
 
   /** Acknowledged values the consumer has not polled yet. */
@@ -90,7 +110,7 @@ export class Workload {
   /** Stops the consumer and closes every client. */
   async stopConsuming(): Promise<void> {
     this.#stopConsuming.abort();
-    await this.#consumer;
+    await Promise.all([this.#consumer, this.#groupConsumer, this.#commits]);
     await Promise.all(this.#clients.map((c) => c.close()));
   }
 
@@ -176,6 +196,63 @@ export class Workload {
     await producer.close();
   }
 
+  /** A group-mode consumer with auto-commit: rebalances become assign markers. */
+  async #groupConsume(): Promise<void> {
+    const name = "group-consumer-0";
+    const consumer: Consumer = this.#client().consumer({
+      groupId: CHAOS_GROUP,
+      autoOffsetReset: "earliest",
+      fetchWaitMsMax: 200,
+      autoCommit: true,
+      autoCommitIntervalMs: 1_000,
+      onPartitionsAssigned: (partitions) => {
+        const timeMs = Date.now();
+        for (const { topic, partition } of partitions) {
+          this.#record({
+            type: "assign",
+            consumer: name,
+            topic,
+            partition,
+            timeMs,
+            reason: "rebalance",
+          });
+        }
+      },
+    });
+    consumer.subscribe([this.topic]);
+    await this.#pollLoop(name, consumer, false);
+  }
+
+  /** Observes the group's committed offsets now and then (any broker forwards to the coordinator). */
+  async #observeCommits(): Promise<void> {
+    const signal = this.#stopConsuming.signal;
+    let next = 0;
+    while (!signal.aborted) {
+      await new Promise((r) => setTimeout(r, COMMITTED_EVERY_MS));
+      const url = this.brokers[next++ % this.brokers.length];
+      const invokeMs = Date.now();
+      const answer = await requestJson(
+        `${url}/v1/groups/${CHAOS_GROUP}/offsets?topic=${encodeURIComponent(this.topic)}`,
+        { timeoutMs: 2_000 },
+      );
+      const completeMs = Date.now();
+      if (answer.status !== 200 || !Array.isArray(answer.body?.offsets)) continue;
+      for (const o of answer.body.offsets) {
+        if (o?.topic !== this.topic || !Number.isSafeInteger(o.offset) || o.offset < 0) continue;
+        this.tally.committedSeen++;
+        this.#record({
+          type: "committed",
+          group: CHAOS_GROUP,
+          topic: this.topic,
+          partition: o.partition,
+          offset: o.offset,
+          invokeMs,
+          completeMs,
+        });
+      }
+    }
+  }
+
   async #consume(): Promise<void> {
     const name = "consumer-0";
     const consumer: Consumer = this.#client().consumer({
@@ -201,6 +278,11 @@ export class Workload {
         offset: 0,
       })),
     );
+    await this.#pollLoop(name, consumer, true);
+  }
+
+  /** Polls until stopped, recording each batch; `tracksAcks` feeds the recovery window. */
+  async #pollLoop(name: string, consumer: Consumer, tracksAcks: boolean): Promise<void> {
     const signal = this.#stopConsuming.signal;
     const decoder = new TextDecoder();
     try {
@@ -214,11 +296,13 @@ export class Workload {
           continue;
         }
         if (!batch) break;
-        this.tally.polled += batch.records.length;
+        if (tracksAcks) this.tally.polled += batch.records.length;
+        else this.tally.groupPolled += batch.records.length;
         const records = batch.records.map((r) =>
           [r.offset, decoder.decode(r.value ?? new Uint8Array())] as const
         );
         for (const [, value] of records) {
+          if (!tracksAcks) break;
           this.#polled.add(value);
           this.#ackedUnpolled.delete(value);
         }
