@@ -12,8 +12,8 @@ import {
   batchSizeBytes,
   CorruptBatchError,
   readBatchHeader,
-  verifyBatchCrc,
 } from "@strom/client";
+import { verifyBatchCrcFast } from "./batch_crc.ts";
 import { type DiskFile, readExactly } from "./disk.ts";
 
 /** Bytes read per step while scanning. */
@@ -108,7 +108,7 @@ export async function scanBatches(
         return { endPosition: position, corruption: `file ends inside the batch at ${position}` };
       }
       try {
-        verifyBatchCrc(bytes);
+        verifyBatchCrcFast(bytes);
       } catch (error) {
         return { endPosition: position, corruption: describe(error, position) };
       }

@@ -24,8 +24,8 @@ import {
   readBatchHeader,
   setBaseOffset,
   setPartitionLeaderEpoch,
-  verifyBatchCrc,
 } from "@strom/client";
+import { verifyBatchCrcFast } from "./batch_crc.ts";
 import type { Logger } from "../log.ts";
 import { compacts, deletes, type LogConfig, resolveLogConfig } from "./config.ts";
 import type { Disk } from "./disk.ts";
@@ -150,7 +150,7 @@ interface IncomingBatch {
 function verifyCrcs(incoming: readonly IncomingBatch[]): StromError | undefined {
   for (const { bytes } of incoming) {
     try {
-      verifyBatchCrc(bytes);
+      verifyBatchCrcFast(bytes);
     } catch (error) {
       return asStromError(error, "rejected record batch");
     }
