@@ -52,6 +52,7 @@ export function producerOptions(o: BenchOptions): ProducerOptions {
     lingerMs: o.lingerMs,
     idempotent: o.idempotence,
     inFlightBatchesPerPartitionMax: Math.min(5, o.inFlightRecordsMax),
+    sendsWaitingMax: Math.max(10_000, o.inFlightRecordsMax),
     // Keep every record of the window admitted: the window, not the buffer, bounds it.
     bufferBytesMax: Math.max(32 * 1024 * 1024, 2 * o.inFlightRecordsMax * (o.recordSizeBytes + 64)),
   };
