@@ -197,7 +197,8 @@ Deno.test({
       for (const node of cluster.manifest.nodes) {
         await eventually(
           () => !processAlive(node.pid!),
-          10_000,
+          // A graceful stop takes ~2 s alone; CI runs many clusters at once.
+          30_000,
           `orphaned node ${node.id} to exit`,
         );
       }
