@@ -112,7 +112,7 @@ Deno.test("a request without the cluster secret gets 401 and delivers nothing", 
     transport.send([heartbeat(1, 2, 1)]);
     await waitFor(() => drops.length > 0, "the failure report");
     strictEqual(drops[0].reason, "request_failed");
-    ok(drops[0].error?.message.includes("401"), drops[0].error?.message);
+    ok(drops[0].error?.message.includes("401"), drops[0].error?.message ?? "no error");
     deepStrictEqual(node.inbox, []);
   } finally {
     await transport.close();

@@ -25,6 +25,6 @@ Deno.test(`the simulator finds no invariant violation in ${SEEDS} seeds of fault
 Deno.test("a seed replays exactly", () => {
   const a = runSeed({ seed: 1234, voters: 5 });
   const b = runSeed({ seed: 1234, voters: 5 });
-  ok(a.ok, a.error);
+  ok(a.ok, a.error ?? "");
   equal(JSON.stringify(a), JSON.stringify(b));
 });
