@@ -7,6 +7,7 @@
  * @module
  */
 
+import { historyToLines } from "./history.ts";
 import { formatSummary } from "./report.ts";
 import { runChaos } from "./run.ts";
 import { CHAOS_USAGE, ChaosUsageError, parseChaosArgs } from "./options.ts";
@@ -35,11 +36,20 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const { report } = await runChaos(options, (line) => console.log(line), interrupt.signal);
+    const { report, history } = await runChaos(
+      options,
+      (line) => console.log(line),
+      interrupt.signal,
+    );
     console.log(formatSummary(report));
     if (options.reportFile) {
       await Deno.writeTextFile(options.reportFile, JSON.stringify(report, null, 2) + "\n");
       console.log(`chaos: report written to ${options.reportFile}`);
+    }
+    if (!report.valid && options.reportFile) {
+      // The history lets the checker be run again offline on exactly what the clients saw.
+      await Deno.writeTextFile(`${options.reportFile}.history.jsonl`, historyToLines(history));
+      console.log(`chaos: history written to ${options.reportFile}.history.jsonl`);
     }
     if (!report.valid) {
       console.log(`chaos: fault schedule of seed ${report.seed}:`);
