@@ -60,6 +60,21 @@ export class ClusterNodes {
     this.#pids.delete(id);
   }
 
+  /** SIGTERMs node `id` (a clean stop: controlled shutdown) and waits up to `timeoutMs` for it to exit. */
+  async terminate(id: number, timeoutMs = 30_000): Promise<void> {
+    const pid = this.#pids.get(id);
+    if (pid === undefined || !processAlive(pid)) throw new Error(`node ${id} is not running`);
+    Deno.kill(pid, "SIGTERM");
+    const deadline = Date.now() + timeoutMs;
+    while (processAlive(pid)) {
+      if (Date.now() > deadline) {
+        throw new Error(`node ${id} did not exit ${timeoutMs} ms after SIGTERM`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#pids.delete(id);
+  }
+
   /** Starts node `id` again with the manifest's command. */
   restart(id: number): void {
     if (this.#pids.has(id) && processAlive(this.#pids.get(id)!)) {
