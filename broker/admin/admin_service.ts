@@ -10,7 +10,7 @@
  */
 
 import { StromError } from "@strom/client";
-import type { H2Client } from "@strom/client";
+import type { H2Client, TopicDescription } from "@strom/client";
 import type { NodeConfig } from "../config/node_config.ts";
 import type { ControllerClient } from "../controller/controller_client.ts";
 import type { ControllerService } from "../controller/controller_service.ts";
@@ -21,23 +21,9 @@ import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
 /** How long an admin write waits for the controller and for the local image. */
 export const ADMIN_WRITE_TIMEOUT_MS = 15_000;
 
-/** One partition as `describe` shows it. */
-export interface PartitionDescription {
-  readonly partition: number;
-  readonly leader: number;
-  readonly leaderEpoch: number;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-}
-
-/** A topic as `describe` shows it. */
-export interface TopicDescription {
-  readonly name: string;
-  readonly topicId: string;
-  readonly replicationFactor: number;
-  readonly configs: Readonly<Record<string, string>>;
-  readonly partitions: readonly PartitionDescription[];
-}
+// The wire shapes of a described topic belong to the client package, which
+// owns the HTTP contract; the broker answers with exactly those types.
+export type { PartitionDescription, TopicDescription } from "@strom/client";
 
 /** One quorum member, like a row of `kafka-metadata-quorum describe --replication`. */
 export interface QuorumMemberDescription {
