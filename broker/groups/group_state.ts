@@ -27,20 +27,10 @@ import {
   EMPTY_ASSIGNMENT,
   partitionKey,
 } from "./assignment.ts";
-import type { AssignorName } from "./config.ts";
-import type { GroupRecord, MemberState } from "./records.ts";
+import type { GroupRecord, MemberMetadata, MemberState } from "./records.ts";
 
 /** A member's identity and subscription (from its MemberMetadata record). */
-export interface MemberMetadata {
-  readonly memberId: string;
-  readonly instanceId: string | null;
-  readonly rackId: string | null;
-  readonly clientId: string;
-  readonly subscribedTopicNames: readonly string[];
-  readonly subscribedTopicRegex: string | null;
-  readonly serverAssignor: AssignorName | null;
-  readonly rebalanceTimeoutMs: number;
-}
+export type { MemberMetadata } from "./records.ts";
 
 /** What a member owns and must give up (from its CurrentAssignment record). */
 export interface CurrentAssignment {

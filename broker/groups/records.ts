@@ -57,10 +57,8 @@ export interface GroupSubscriptionRecord {
   readonly topics: readonly (readonly [string, number])[];
 }
 
-/** A member's identity and subscription. */
-export interface MemberMetadataRecord {
-  readonly type: "MemberMetadata";
-  readonly groupId: string;
+/** A member's identity and subscription, as the coordinator keeps it. */
+export interface MemberMetadata {
   readonly memberId: string;
   readonly instanceId: string | null;
   readonly rackId: string | null;
@@ -70,6 +68,12 @@ export interface MemberMetadataRecord {
   readonly subscribedTopicRegex: string | null;
   readonly serverAssignor: AssignorName | null;
   readonly rebalanceTimeoutMs: number;
+}
+
+/** The record of a member's identity and subscription. */
+export interface MemberMetadataRecord extends MemberMetadata {
+  readonly type: "MemberMetadata";
+  readonly groupId: string;
 }
 
 /** The target assignment was computed for this group epoch. */

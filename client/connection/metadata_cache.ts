@@ -10,16 +10,10 @@
 
 import { StromError } from "../errors.ts";
 import type { LeaderHint } from "../errors.ts";
+import type { PartitionDescription } from "../admin/admin.ts";
 
-/** One partition as the metadata cache knows it. */
-export interface PartitionMetadata {
-  readonly partition: number;
-  /** Broker id of the leader, or -1 when the partition has none right now. */
-  readonly leader: number;
-  readonly leaderEpoch: number;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-}
+/** One partition as the metadata cache knows it: the admin API's description of it. */
+export type PartitionMetadata = PartitionDescription;
 
 /** A topic as the metadata cache knows it. */
 export interface TopicMetadata {
