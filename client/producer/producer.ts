@@ -379,8 +379,15 @@ export class Producer {
       this.#seal(p);
     }
     if (!p.open) {
-      p.open = new ProducerBatch(topic, partition, Date.now() + this.#deliveryTimeoutMs);
-      p.lingerTimer = setTimeout(() => this.#seal(p), this.#lingerMs);
+      const batch = new ProducerBatch(topic, partition, Date.now() + this.#deliveryTimeoutMs);
+      p.open = batch;
+      if (this.#lingerMs === 0) {
+        // linger 0 sends at once, yet records of the same synchronous burst share a batch (as
+        // Kafka's sender thread does). A 0 ms timer would cost ~1 ms: Deno's timers tick in ms.
+        queueMicrotask(() => {
+          if (p.open === batch) this.#seal(p);
+        });
+      } else p.lingerTimer = setTimeout(() => this.#seal(p), this.#lingerMs);
     }
     p.open.add(record);
     // A flush() is waiting: do not let a record that arrives meanwhile linger.
