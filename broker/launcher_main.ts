@@ -11,6 +11,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { newClusterId } from "./config/data_dir.ts";
+import type { GroupsConfig } from "./config/node_config.ts";
+import { DEFAULT_GROUPS, groupsField } from "./config/node_config.ts";
 import {
   defaultInternalBasePort,
   planLocalCluster,
@@ -23,6 +25,7 @@ import { readManifest } from "./launcher/manifest.ts";
 const USAGE =
   `usage: deno task start [--nodes N] [--broker-only M] [--controller-only K] [--racks a,b,c]
                        [--base-port P] [--internal-base-port P] [--data-dir DIR] [--host HOST]
+                       [--groups JSON]
 
 Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --nodes N               how many nodes (1-9, default 3)
@@ -35,7 +38,22 @@ Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --base-port P           first client port (default 9092: nodes use 9092, 9093, ...)
   --internal-base-port P  first internal port (default base port + 10000)
   --data-dir DIR          where data lives (default ./.strom-data)
-  --host HOST             address to listen on (default 127.0.0.1)`;
+  --host HOST             address to listen on (default 127.0.0.1)
+  --groups JSON           every node's "groups" config section (consumer groups), e.g.
+                          '{"sessionTimeoutMs": 3000, "heartbeatIntervalMs": 300}'`;
+
+/** The `--groups` JSON, validated as a config file's `groups` section would be. */
+function groupsFlag(json: string | undefined, problems: string[]): GroupsConfig | undefined {
+  if (json === undefined) return DEFAULT_GROUPS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (e) {
+    problems.push(`--groups must be a JSON object: ${(e as Error).message}`);
+    return undefined;
+  }
+  return groupsField(raw, problems, "--groups");
+}
 
 async function main(): Promise<number> {
   let values;
@@ -51,6 +69,7 @@ async function main(): Promise<number> {
         "internal-base-port": { type: "string" },
         "data-dir": { type: "string", default: ".strom-data" },
         host: { type: "string", default: "127.0.0.1" },
+        groups: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -81,7 +100,8 @@ async function main(): Promise<number> {
     internalBasePort,
     host: values.host,
   });
-  if (problems.length > 0) {
+  const groups = groupsFlag(values.groups, problems);
+  if (problems.length > 0 || !groups) {
     console.error(`strom start: ${problems.join("\n  ")}\n${USAGE}`);
     return 2;
   }
@@ -107,6 +127,7 @@ async function main(): Promise<number> {
       host: values.host,
       dataDir,
       clusterId,
+      groups,
     });
   } catch (e) {
     console.error(`strom start: ${(e as Error).message}`);

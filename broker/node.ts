@@ -38,7 +38,7 @@ import type { Logger } from "./log.ts";
 import { readSecretFile, SECRET_HEADER } from "./security/cluster_secret.ts";
 import { controllerBlockSource, ProducerIdManager } from "./producer_ids/mod.ts";
 import type { ReplicaManager } from "./replica_manager/mod.ts";
-import { GroupCoordinatorRuntime, groupRuntimeConfigFromEnv } from "./group_coordinator/mod.ts";
+import { GroupCoordinatorRuntime, groupRuntimeConfig } from "./group_coordinator/mod.ts";
 import {
   FaultyH2Client,
   mountNetFaultRoutes,
@@ -196,7 +196,7 @@ export class StromNode {
         replicas,
         createTopic: (body) => admin.createTopic(body),
         logger,
-        config: groupRuntimeConfigFromEnv(),
+        config: groupRuntimeConfig(config.groups),
       })
       : undefined;
     const parts: Parts = {

@@ -6,7 +6,7 @@
  * check of every produced record. Rebalance times are printed.
  *
  * Bounded: one cluster per test (≤ 60 s to start), every wait ≤ 30 s; the
- * group session is shortened to 3 s through the nodes' environment. Every
+ * group session is shortened to 3 s through the nodes' `groups` config. Every
  * process started here is killed by pid in `finally`.
  */
 
@@ -23,11 +23,15 @@ import { eventually, LineCollector, processAlive } from "./_harness/process.ts";
 
 const SESSION_MS = 3_000;
 const OFFSETS_PARTITIONS = 3;
-const ENV = {
-  STROM_GROUP_SESSION_TIMEOUT_MS: String(SESSION_MS),
-  STROM_GROUP_HEARTBEAT_INTERVAL_MS: "300",
-  STROM_OFFSETS_TOPIC_PARTITIONS: String(OFFSETS_PARTITIONS),
-};
+/** Every node's `groups` config section, through the launcher's `--groups` flag. */
+const GROUPS_ARGS = [
+  "--groups",
+  JSON.stringify({
+    sessionTimeoutMs: SESSION_MS,
+    heartbeatIntervalMs: 300,
+    offsetsTopicPartitions: OFFSETS_PARTITIONS,
+  }),
+];
 const CONSUMER_MAIN = fileURLToPath(new URL("./groups_consumer_main.ts", import.meta.url));
 
 /** Runs the strom CLI in-process; returns its exit code and output lines. */
@@ -59,7 +63,7 @@ Deno.test({
   name:
     "the group routes answer on every broker: join, commit, fetch, describe with lag, list, reset and delete; bad bodies are clear errors",
   async fn() {
-    const cluster = await launchCluster({ env: ENV });
+    const cluster = await launchCluster({ args: GROUPS_ARGS });
     try {
       const [u1, u2, u3] = cluster.manifest.nodes.map((n) => n.clientUrl);
       await createTopic(u1, "orders", 4);
@@ -289,7 +293,7 @@ Deno.test({
     let child: ChildConsumer | undefined;
     const stroms: Strom[] = [];
     try {
-      cluster = await launchCluster({ env: ENV });
+      cluster = await launchCluster({ args: GROUPS_ARGS });
       nodes = new ClusterNodes(cluster);
       const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
       await createTopic(urls[0], TOPIC, 6);

@@ -10,6 +10,9 @@
  */
 
 import { dirname, isAbsolute, resolve } from "node:path";
+import { OFFSETS_TOPIC_PARTITIONS_DEFAULT } from "../group_coordinator/config.ts";
+import type { AssignorName, GroupCoordinatorConfig } from "../groups/config.ts";
+import { ASSIGNOR_NAMES, DEFAULT_GROUP_COORDINATOR_CONFIG } from "../groups/config.ts";
 
 /** What a node does. Combined mode (the default local cluster) is both. */
 export type NodeRole = "broker" | "controller";
@@ -45,6 +48,30 @@ export interface TimeoutsConfig {
   readonly shutdownGraceMs: number;
 }
 
+/**
+ * Consumer group settings (the group coordinator on this broker). Every
+ * broker should use the same values: a group moves to another broker's
+ * coordinator when leadership of its `__consumer_offsets` partition moves.
+ */
+export interface GroupsConfig extends GroupCoordinatorConfig {
+  /** Partitions of `__consumer_offsets`; only read when the topic is created. */
+  readonly offsetsTopicPartitions: number;
+}
+
+/** Defaults of the `groups` section; see README "Consumer groups". */
+export const DEFAULT_GROUPS: GroupsConfig = {
+  ...DEFAULT_GROUP_COORDINATOR_CONFIG,
+  offsetsTopicPartitions: OFFSETS_TOPIC_PARTITIONS_DEFAULT,
+};
+
+/** The accepted range of each numeric `groups` field, inclusive. */
+export const GROUPS_LIMITS = {
+  sessionTimeoutMs: { min: 500, max: 3_600_000 },
+  heartbeatIntervalMs: { min: 50, max: 600_000 },
+  offsetsRetentionMs: { min: 60_000, max: 365 * 24 * 3_600_000 },
+  offsetsTopicPartitions: { min: 1, max: 1_000 },
+} as const;
+
 /** A validated node configuration. */
 export interface NodeConfig {
   readonly nodeId: number;
@@ -62,6 +89,7 @@ export interface NodeConfig {
   /** Absolute path of the file holding the shared cluster secret (mode 0600). */
   readonly clusterSecretFile: string;
   readonly timeouts: TimeoutsConfig;
+  readonly groups: GroupsConfig;
 }
 
 /** Defaults chosen for a local cluster on one machine; see README "Configuration". */
@@ -91,6 +119,7 @@ const TOP_LEVEL_KEYS = [
   "voters",
   "clusterSecretFile",
   "timeouts",
+  "groups",
 ] as const;
 
 /**
@@ -113,6 +142,7 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
   const listeners = listenersField(raw.listeners, errors);
   const voters = votersField(raw.voters, errors);
   const timeouts = timeoutsField(raw.timeouts, errors);
+  const groups = groupsField(raw.groups, errors);
 
   if (nodeId !== undefined && voters !== undefined && roles?.includes("controller")) {
     if (!voters.some((v) => v.id === nodeId)) {
@@ -137,7 +167,8 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
   if (
     errors.length > 0 || nodeId === undefined || clusterId === undefined || !roles ||
     rack === undefined ||
-    !dataDir || !clusterSecretFile || !listeners || !voters || !timeouts
+    !dataDir || !clusterSecretFile || !listeners || !voters || !timeouts ||
+    !groups
   ) {
     return { ok: false, errors };
   }
@@ -153,6 +184,7 @@ export function parseNodeConfig(raw: unknown, baseDir: string): ConfigResult {
       voters,
       clusterSecretFile,
       timeouts,
+      groups,
     },
   };
 }
@@ -381,4 +413,57 @@ function timeoutsField(v: unknown, errors: string[]): TimeoutsConfig | undefined
     return undefined;
   }
   return t;
+}
+
+/**
+ * Validates a `groups` section (missing fields take {@link DEFAULT_GROUPS});
+ * `field` names it in messages. Exported for the launcher's `--groups` flag.
+ */
+export function groupsField(
+  v: unknown,
+  errors: string[],
+  field = "groups",
+): GroupsConfig | undefined {
+  if (v === undefined) return DEFAULT_GROUPS;
+  if (!isPlainObject(v)) {
+    errors.push(
+      `${field}: must be an object like {"sessionTimeoutMs": 10000, "heartbeatIntervalMs": 1000} (got ${
+        describe(v)
+      })`,
+    );
+    return undefined;
+  }
+  rejectUnknownKeys(v, Object.keys(DEFAULT_GROUPS), `${field}.`, errors);
+  const out: Record<string, unknown> = { ...DEFAULT_GROUPS };
+  let ok = true;
+  for (const [key, { min, max }] of Object.entries(GROUPS_LIMITS)) {
+    const n = v[key];
+    if (n === undefined) continue;
+    if (typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max) out[key] = n;
+    else {
+      errors.push(`${field}.${key}: must be an integer from ${min} to ${max} (got ${describe(n)})`);
+      ok = false;
+    }
+  }
+  if (v.defaultAssignor !== undefined) {
+    if (ASSIGNOR_NAMES.includes(v.defaultAssignor as AssignorName)) {
+      out.defaultAssignor = v.defaultAssignor;
+    } else {
+      errors.push(
+        `${field}.defaultAssignor: must be one of ${
+          ASSIGNOR_NAMES.map((a) => `"${a}"`).join(", ")
+        } (got ${describe(v.defaultAssignor)})`,
+      );
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  const g = out as unknown as GroupsConfig;
+  if (g.heartbeatIntervalMs * 2 > g.sessionTimeoutMs) {
+    errors.push(
+      `${field}.sessionTimeoutMs: must be at least twice heartbeatIntervalMs (${g.heartbeatIntervalMs}), or members get removed between heartbeats (got ${g.sessionTimeoutMs})`,
+    );
+    return undefined;
+  }
+  return g;
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, DEFAULT_TIMEOUTS, loadNodeConfig, parseNodeConfig } from "./node_config.ts";
+import {
+  ConfigError,
+  DEFAULT_GROUPS,
+  DEFAULT_TIMEOUTS,
+  loadNodeConfig,
+  parseNodeConfig,
+} from "./node_config.ts";
 
 const BASE = "/etc/strom";
 
@@ -43,6 +49,26 @@ Deno.test("parseNodeConfig() accepts a valid config and fills defaults", () => {
   assert.equal(c.listeners.client.advertisedUrl, "http://127.0.0.1:9092");
   assert.deepEqual(c.voters.map((v) => v.id), [1, 2], "voters are sorted by id");
   assert.deepEqual(c.timeouts, DEFAULT_TIMEOUTS);
+  assert.deepEqual(c.groups, DEFAULT_GROUPS);
+});
+
+Deno.test("parseNodeConfig() reads the groups section and keeps defaults for what it leaves out", () => {
+  const raw = validRaw();
+  raw.groups = {
+    sessionTimeoutMs: 3000,
+    heartbeatIntervalMs: 300,
+    offsetsTopicPartitions: 3,
+    defaultAssignor: "range",
+  };
+  const result = parseNodeConfig(raw, BASE);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(result.config.groups, {
+    ...DEFAULT_GROUPS,
+    sessionTimeoutMs: 3000,
+    heartbeatIntervalMs: 300,
+    offsetsTopicPartitions: 3,
+    defaultAssignor: "range",
+  });
 });
 
 Deno.test("parseNodeConfig() has no rack by default and accepts one", () => {
@@ -210,6 +236,42 @@ const REJECTIONS: [string, (raw: Record<string, unknown>) => void, RegExp][] = [
     "a session timeout shorter than two heartbeats",
     (r) => (r.timeouts = { heartbeatIntervalMs: 1000, sessionTimeoutMs: 1500 }),
     /^timeouts\.sessionTimeoutMs: must be at least twice heartbeatIntervalMs/,
+  ],
+  ["groups that are not an object", (r) => (r.groups = []), /^groups: must be an object/],
+  [
+    "an unknown groups field",
+    (r) => (r.groups = { sessionTimeout: 5 }),
+    /^groups\.sessionTimeout: unknown field \(known fields: sessionTimeoutMs, /,
+  ],
+  [
+    "a group session timeout out of range",
+    (r) => (r.groups = { sessionTimeoutMs: 100 }),
+    /^groups\.sessionTimeoutMs: must be an integer from 500 to 3600000 \(got 100\)/,
+  ],
+  [
+    "a fractional group heartbeat interval",
+    (r) => (r.groups = { heartbeatIntervalMs: 250.5 }),
+    /^groups\.heartbeatIntervalMs: must be an integer from 50 to 600000/,
+  ],
+  [
+    "a string offsets retention",
+    (r) => (r.groups = { offsetsRetentionMs: "7d" }),
+    /^groups\.offsetsRetentionMs: must be an integer from 60000 to .*got "7d"/,
+  ],
+  [
+    "zero offsets topic partitions",
+    (r) => (r.groups = { offsetsTopicPartitions: 0 }),
+    /^groups\.offsetsTopicPartitions: must be an integer from 1 to 1000 \(got 0\)/,
+  ],
+  [
+    "an unknown default assignor",
+    (r) => (r.groups = { defaultAssignor: "sticky" }),
+    /^groups\.defaultAssignor: must be one of "uniform", "range" \(got "sticky"\)/,
+  ],
+  [
+    "a group session shorter than two group heartbeats",
+    (r) => (r.groups = { sessionTimeoutMs: 1000, heartbeatIntervalMs: 600 }),
+    /^groups\.sessionTimeoutMs: must be at least twice heartbeatIntervalMs \(600\)/,
   ],
 ];
 

@@ -6,8 +6,8 @@
  * @module
  */
 
+import type { GroupsConfig } from "../config/node_config.ts";
 import type { GroupCoordinatorConfig } from "../groups/mod.ts";
-import { DEFAULT_GROUP_COORDINATOR_CONFIG } from "../groups/mod.ts";
 
 /**
  * Partitions of `__consumer_offsets` when the node creates it. Kafka's 50 is
@@ -43,40 +43,10 @@ export interface GroupRuntimeConfig {
 }
 
 /**
- * The defaults, with overrides from the environment so a test (or an
- * operator) can shorten the session timeout without a config file:
- * `STROM_GROUP_SESSION_TIMEOUT_MS`, `STROM_GROUP_HEARTBEAT_INTERVAL_MS`,
- * `STROM_OFFSETS_TOPIC_PARTITIONS`.
+ * The runtime settings from the node config's `groups` section (see
+ * `broker/config/node_config.ts`, which validates it and fills defaults).
  */
-export function groupRuntimeConfigFromEnv(
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): GroupRuntimeConfig {
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env(name);
-    if (raw === undefined || raw === "") return fallback;
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new RangeError(`${name} must be an integer from ${min} to ${max}; got ${raw}`);
-    }
-    return n;
-  };
-  const d = DEFAULT_GROUP_COORDINATOR_CONFIG;
-  return {
-    offsetsTopicPartitions: int(
-      "STROM_OFFSETS_TOPIC_PARTITIONS",
-      OFFSETS_TOPIC_PARTITIONS_DEFAULT,
-      1,
-      1_000,
-    ),
-    coordinator: {
-      ...d,
-      sessionTimeoutMs: int("STROM_GROUP_SESSION_TIMEOUT_MS", d.sessionTimeoutMs, 500, 3_600_000),
-      heartbeatIntervalMs: int(
-        "STROM_GROUP_HEARTBEAT_INTERVAL_MS",
-        d.heartbeatIntervalMs,
-        50,
-        600_000,
-      ),
-    },
-  };
+export function groupRuntimeConfig(groups: GroupsConfig): GroupRuntimeConfig {
+  const { offsetsTopicPartitions, ...coordinator } = groups;
+  return { offsetsTopicPartitions, coordinator };
 }

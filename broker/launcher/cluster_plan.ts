@@ -15,8 +15,8 @@
  */
 
 import { join } from "node:path";
-import type { NodeConfig, VoterConfig } from "../config/node_config.ts";
-import { DEFAULT_TIMEOUTS, RACK_PATTERN } from "../config/node_config.ts";
+import type { GroupsConfig, NodeConfig, VoterConfig } from "../config/node_config.ts";
+import { DEFAULT_GROUPS, DEFAULT_TIMEOUTS, RACK_PATTERN } from "../config/node_config.ts";
 
 /** The most nodes the local launcher starts: a local cluster is for development. */
 export const LOCAL_NODES_MAX = 9;
@@ -46,6 +46,8 @@ export interface LocalClusterOptions {
   readonly controllerOnly?: number;
   /** Racks assigned round-robin to nodes 1, 2, ... (node i gets `racks[(i-1) % length]`); none by default. */
   readonly racks?: readonly string[];
+  /** Every node's `groups` section (consumer group settings); the defaults if left out. */
+  readonly groups?: GroupsConfig;
 }
 
 /** One planned node: its config and where that config is written. */
@@ -166,6 +168,7 @@ export function planLocalCluster(o: LocalClusterOptions): ClusterPlan {
       voters,
       clusterSecretFile: secretFile,
       timeouts: DEFAULT_TIMEOUTS,
+      groups: o.groups ?? DEFAULT_GROUPS,
     },
   }));
   return {
@@ -190,5 +193,6 @@ export function configFileJson(node: PlannedNode): unknown {
     voters: c.voters,
     clusterSecretFile: "cluster.secret",
     timeouts: c.timeouts,
+    groups: c.groups,
   };
 }

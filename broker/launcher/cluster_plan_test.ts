@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseNodeConfig } from "../config/node_config.ts";
+import { DEFAULT_GROUPS, parseNodeConfig } from "../config/node_config.ts";
 import { configFileJson, planLocalCluster, validateLocalClusterOptions } from "./cluster_plan.ts";
 
 const OPTIONS = {
@@ -35,6 +35,17 @@ Deno.test("a planned config file passes node config validation unchanged", () =>
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
     assert.deepEqual(result.config, node.config);
   }
+});
+
+Deno.test("planLocalCluster() writes the --groups settings into every node's config file", () => {
+  const groups = { ...DEFAULT_GROUPS, sessionTimeoutMs: 3000, offsetsTopicPartitions: 3 };
+  const plan = planLocalCluster({ ...OPTIONS, groups });
+  for (const node of plan.nodes) {
+    const result = parseNodeConfig(configFileJson(node), "/data/strom");
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+    assert.deepEqual(result.config.groups, groups);
+  }
+  assert.deepEqual(planLocalCluster(OPTIONS).nodes[0].config.groups, DEFAULT_GROUPS);
 });
 
 Deno.test("planLocalCluster() makes the last --broker-only nodes observers with racks", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { H2Client } from "@strom/client";
 import type { NodeConfig } from "../config/node_config.ts";
-import { DEFAULT_TIMEOUTS } from "../config/node_config.ts";
+import { DEFAULT_GROUPS, DEFAULT_TIMEOUTS } from "../config/node_config.ts";
 import type { Logger } from "../log.ts";
 import type { QuorumNodeView } from "./node_roles.ts";
 import {
@@ -32,6 +32,7 @@ function config(nodeId: number, roles: NodeConfig["roles"]): NodeConfig {
     voters,
     clusterSecretFile: "/data/cluster.secret",
     timeouts: DEFAULT_TIMEOUTS,
+    groups: DEFAULT_GROUPS,
   };
 }
 
