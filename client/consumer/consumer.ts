@@ -53,6 +53,8 @@ export interface ConsumerOptions {
   readonly onPartitionsAssigned?: GroupMemberOptions["onPartitionsAssigned"];
   /** Group mode: called with partitions this consumer gives up, once their deliveries finished. */
   readonly onPartitionsRevoked?: GroupMemberOptions["onPartitionsRevoked"];
+  /** Group mode: called with the offsets of each commit the coordinator accepted. */
+  readonly onOffsetsCommitted?: GroupMemberOptions["onOffsetsCommitted"];
 }
 
 /** A topic partition. */
@@ -190,6 +192,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         : { autoCommitIntervalMs: o.autoCommitIntervalMs }),
       ...(o.onPartitionsAssigned ? { onPartitionsAssigned: o.onPartitionsAssigned } : {}),
       ...(o.onPartitionsRevoked ? { onPartitionsRevoked: o.onPartitionsRevoked } : {}),
+      ...(o.onOffsetsCommitted ? { onOffsetsCommitted: o.onOffsetsCommitted } : {}),
     }, topics);
     this.#group.start();
   }

@@ -42,6 +42,12 @@ export interface GroupMemberOptions {
   readonly onPartitionsAssigned?: (partitions: GroupTopicPartition[]) => void | Promise<void>;
   /** Called with partitions the member gives up (or lost), after their deliveries finished. */
   readonly onPartitionsRevoked?: (partitions: GroupTopicPartition[]) => void | Promise<void>;
+  /**
+   * Called after the coordinator accepted a commit (auto-commit, `commit()`,
+   * or the commit on revocation and close), with the offsets it stored. For
+   * logs and metrics; what it throws is ignored, since the commit happened.
+   */
+  readonly onOffsetsCommitted?: (offsets: OffsetToCommit[]) => void;
 }
 
 /** What the member needs from its consumer. */
@@ -285,6 +291,11 @@ export class GroupMember {
       body: { memberId: this.#memberId, memberEpoch: this.#memberEpoch, offsets },
     }, { timeoutMs: GROUP_DEFAULTS.heartbeatCallTimeoutMs * 2 });
     for (const o of offsets) this.#lastCommitted.set(key(o.topic, o.partition), o.offset);
+    try {
+      this.#options.onOffsetsCommitted?.(offsets.map((o) => ({ ...o })));
+    } catch {
+      // An observer's failure must not make a stored commit look failed.
+    }
   }
 
   async #fetchCommitted(): Promise<Map<string, number>> {
