@@ -15,6 +15,7 @@ import {
   type ProduceOp,
 } from "./history.ts";
 import { buildReport, formatSummary, percentile } from "./report.ts";
+import { checkAdminOps } from "./admin_checker.ts";
 
 const TOPIC = "events";
 
@@ -506,4 +507,63 @@ Deno.test("a failed extra check makes an otherwise clean report invalid", () => 
   ok(formatSummary(report).includes("term 4: 1, 2"));
   strictEqual(percentile([], 50), null);
   strictEqual(percentile([5], 99), 5);
+});
+
+Deno.test("admin violations count in the report total and the summary names them", () => {
+  const admin = checkAdminOps(
+    [
+      {
+        kind: "create",
+        topic: "a",
+        partitions: 1,
+        invokeMs: 0,
+        completeMs: 1,
+        outcome: "ok",
+        attempts: 1,
+      },
+      {
+        kind: "create",
+        topic: "b",
+        partitions: 1,
+        invokeMs: 0,
+        completeMs: 1,
+        outcome: "fail",
+        attempts: 1,
+      },
+    ],
+    [{ node: 1, topics: new Map([["b", 1]]) }],
+  );
+  const report = buildReport(checkHistory({ ops: cleanOps(), finalReads: CLEAN_FINAL }), {
+    seed: 9,
+    durationMs: 1000,
+    faults: { corrupt: 2 },
+    admin,
+    corruptions: { detected: 2, undetected: 0 },
+  });
+  deepStrictEqual(
+    {
+      adminOps: report.adminOps,
+      adminLost: report.adminLost,
+      adminFailedApplied: report.adminFailedApplied,
+      corruptDetected: report.corruptDetected,
+      violations: report.violations,
+      valid: report.valid,
+    },
+    {
+      adminOps: { ok: 1, failed: 1, unknown: 0 },
+      adminLost: 1,
+      adminFailedApplied: 1,
+      corruptDetected: 2,
+      violations: 2,
+      valid: false,
+    },
+  );
+  const summary = formatSummary(report);
+  ok(/admin ops lost\s+1 {2}<-- VIOLATION/.test(summary), summary);
+  ok(/admin failures applied\s+1 {2}<-- VIOLATION/.test(summary), summary);
+  ok(summary.includes("corruptions detected"), summary);
+  ok(
+    summary.includes("a: acknowledged with 1 partition(s), but node 1 has no such topic"),
+    summary,
+  );
 });

@@ -14,27 +14,45 @@ import { processAlive } from "../_harness/process.ts";
 
 /** Lines of a restarted node's output kept for reports. */
 export const NODE_OUTPUT_LINES_MAX = 60;
+/** Lines about log recovery kept per restarted node (the corrupt fault looks for its own). */
+export const RECOVERY_LINES_MAX = 200;
+/** What the storage layer logs when opening a log finds and cuts bad bytes. */
+export const RECOVERY_LINE_PATTERN = /recovery (truncated|deleted)/;
 /** The most a node started to be refused (a wiped voter) may run. */
 export const REFUSAL_TIMEOUT_MS = 30_000;
 /** How long a stopped node gets to exit after SIGTERM before SIGKILL. */
 export const TERM_GRACE_MS = 10_000;
 
 interface Child {
+  readonly id: number;
   readonly proc: Deno.ChildProcess;
   readonly tail: string[];
+  readonly recoveryLines: string[];
   readonly pumps: Promise<void>;
 }
 
-/** Keeps the last lines of a stream. */
-async function pumpTail(stream: ReadableStream<Uint8Array>, tail: string[]): Promise<void> {
+/** Keeps the last lines of a stream, and the first lines about log recovery. */
+async function pumpTail(
+  stream: ReadableStream<Uint8Array>,
+  tail: string[],
+  recoveryLines: string[],
+): Promise<void> {
+  const keep = (lines: string[]) => {
+    tail.push(...lines);
+    if (tail.length > NODE_OUTPUT_LINES_MAX) tail.splice(0, tail.length - NODE_OUTPUT_LINES_MAX);
+    for (const line of lines) {
+      if (recoveryLines.length < RECOVERY_LINES_MAX && RECOVERY_LINE_PATTERN.test(line)) {
+        recoveryLines.push(line);
+      }
+    }
+  };
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + chunk).split("\n");
     rest = parts.pop() ?? "";
-    tail.push(...parts);
-    if (tail.length > NODE_OUTPUT_LINES_MAX) tail.splice(0, tail.length - NODE_OUTPUT_LINES_MAX);
+    keep(parts);
   }
-  if (rest) tail.push(rest);
+  if (rest) keep([rest]);
 }
 
 /** Signals and restarts for the nodes of one launched cluster. */
@@ -104,9 +122,12 @@ export class ChaosNodes {
       env: this.env,
     }).spawn();
     const tail: string[] = [];
-    const pumps = Promise.all([pumpTail(proc.stdout, tail), pumpTail(proc.stderr, tail)])
-      .then(() => {});
-    this.#children.push({ proc, tail, pumps });
+    const recoveryLines: string[] = [];
+    const pumps = Promise.all([
+      pumpTail(proc.stdout, tail, recoveryLines),
+      pumpTail(proc.stderr, tail, recoveryLines),
+    ]).then(() => {});
+    this.#children.push({ id, proc, tail, recoveryLines, pumps });
     this.#pids.set(id, proc.pid);
   }
 
@@ -156,6 +177,17 @@ export class ChaosNodes {
     const pid = this.#pids.get(id);
     this.#paused.delete(id);
     if (pid !== undefined && processAlive(pid)) Deno.kill(pid, "SIGCONT");
+  }
+
+  /**
+   * Lines about log recovery (see {@link RECOVERY_LINE_PATTERN}) printed by
+   * the latest process this object started for node `id`; empty if none.
+   */
+  recoveryLines(id: number): readonly string[] {
+    for (let i = this.#children.length - 1; i >= 0; i--) {
+      if (this.#children[i].id === id) return this.#children[i].recoveryLines;
+    }
+    return [];
   }
 
   /** The last lines of every restarted node, for a failing run's report. */

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { AdminAnomalyKind, AdminCheckResult } from "./admin_checker.ts";
 import {
   ANOMALY_KINDS,
   type AnomalyExample,
@@ -38,6 +39,10 @@ export interface RunInfo {
   /** SIGKILL of a leader → first acknowledged write on that partition, one sample per kill. */
   readonly failoverMs?: readonly number[];
   readonly extraChecks?: readonly ExtraCheck[];
+  /** The admin operations' check; its violations count in the total. */
+  readonly admin?: AdminCheckResult;
+  /** Corrupt faults by whether the restarted node reported the bad bytes (informational: undetected ones are an extra check). */
+  readonly corruptions?: { readonly detected: number; readonly undetected: number };
 }
 
 /** Failover time statistics; null when no leader was killed. */
@@ -71,10 +76,21 @@ export interface ChaosReport {
   readonly committedBackwards: number;
   readonly failedWriteReads: number;
   readonly unexpectedValues: number;
+  /** Admin operations by outcome. */
+  readonly adminOps: { readonly ok: number; readonly failed: number; readonly unknown: number };
+  /** Acknowledged topic creations or partition additions missing at the end. */
+  readonly adminLost: number;
+  /** Definitely failed admin operations that took effect anyway. */
+  readonly adminFailedApplied: number;
+  /** Corrupt faults whose restarted node did / did not log finding the bad bytes. */
+  readonly corruptDetected: number;
+  readonly corruptUndetected: number;
   readonly extraChecks: readonly ExtraCheck[];
   readonly failoverMs: FailoverStats;
   /** A few examples of each anomaly found (kinds with none are left out). */
   readonly examples: Partial<Record<AnomalyKind, readonly AnomalyExample[]>>;
+  /** Sentences describing admin anomalies (kinds with none are left out). */
+  readonly adminExamples: Partial<Record<AdminAnomalyKind, readonly string[]>>;
   readonly faultSchedule?: readonly unknown[];
 }
 
@@ -96,7 +112,8 @@ export function buildReport(result: CheckResult, run: RunInfo): ChaosReport {
     if (result.anomalies[kind].count > 0) examples[kind] = result.anomalies[kind].examples;
   }
   const samples = run.failoverMs ?? [];
-  const violations = result.violations + extraViolations;
+  const adminViolations = run.admin?.violations ?? 0;
+  const violations = result.violations + extraViolations + adminViolations;
   return {
     seed: run.seed,
     durationMs: run.durationMs,
@@ -119,6 +136,11 @@ export function buildReport(result: CheckResult, run: RunInfo): ChaosReport {
     committedBackwards: count("committed-backwards"),
     failedWriteReads: count("failed-write-read"),
     unexpectedValues: count("unexpected-value"),
+    adminOps: run.admin?.ops ?? { ok: 0, failed: 0, unknown: 0 },
+    adminLost: run.admin?.counts["admin-lost"] ?? 0,
+    adminFailedApplied: run.admin?.counts["admin-failed-applied"] ?? 0,
+    corruptDetected: run.corruptions?.detected ?? 0,
+    corruptUndetected: run.corruptions?.undetected ?? 0,
     extraChecks,
     failoverMs: {
       count: samples.length,
@@ -126,6 +148,7 @@ export function buildReport(result: CheckResult, run: RunInfo): ChaosReport {
       max: samples.length === 0 ? null : Math.max(...samples),
     },
     examples,
+    adminExamples: run.admin?.examples ?? {},
     ...(run.faultSchedule ? { faultSchedule: run.faultSchedule } : {}),
   };
 }
@@ -156,6 +179,18 @@ function summaryRows(report: ChaosReport): Array<[string, string, boolean]> {
     ["committed offsets backwards", String(report.committedBackwards), true],
     ["failed writes read", String(report.failedWriteReads), true],
     ["unexpected values", String(report.unexpectedValues), true],
+    [
+      "admin ops",
+      `${report.adminOps.ok} ok, ${report.adminOps.failed} failed, ${report.adminOps.unknown} unknown`,
+      false,
+    ],
+    ["admin ops lost", String(report.adminLost), true],
+    ["admin failures applied", String(report.adminFailedApplied), true],
+    [
+      "corruptions detected",
+      `${report.corruptDetected} of ${report.corruptDetected + report.corruptUndetected}`,
+      false,
+    ],
   ];
   for (const check of report.extraChecks) rows.push([check.name, String(check.violations), true]);
   rows.push(["failover", failover, false]);
@@ -184,6 +219,10 @@ export function formatSummary(report: ChaosReport): string {
     for (const example of examples ?? []) {
       lines.push(`    ${example.partition}: ${example.description}`);
     }
+  }
+  for (const [kind, sentences] of Object.entries(report.adminExamples)) {
+    lines.push(`  ${kind}:`);
+    for (const sentence of sentences ?? []) lines.push(`    ${sentence}`);
   }
   for (const check of report.extraChecks) {
     if (check.violations === 0) continue;

@@ -9,10 +9,11 @@
  */
 
 import { Strom } from "@strom/client";
-import type { Admin } from "@strom/client";
 import { createPrng } from "@strom/raft";
 import { readSecretFile } from "../../broker/security/cluster_secret.ts";
 import { launchCluster } from "../_harness/launcher.ts";
+import { type AdminCheckResult, type AdminOp, checkAdminOps } from "./admin_checker.ts";
+import { adminOperations, readAdminFinalViews } from "./admin_ops.ts";
 import { checkHistory } from "./checker.ts";
 import { type ChaosContext, sleep, waitHealthy } from "./cluster_view.ts";
 import { failoverSamples } from "./failover.ts";
@@ -39,10 +40,6 @@ export const HEAL_WAIT_MS = 20_000;
 export const FINAL_HEAL_MS = 60_000;
 /** Most time the final read may take. */
 export const FINAL_READ_MS = 60_000;
-/** An admin operation every this many ms. */
-export const ADMIN_EVERY_MS = 7_000;
-/** Most admin operations remembered for the report. */
-export const ADMIN_OPS_MAX = 1_000;
 
 const INJECT: Record<FaultKind, (ctx: ChaosContext, slot: FaultSlot) => Promise<FaultEvent>> = {
   kill: injectKill,
@@ -51,14 +48,6 @@ const INJECT: Record<FaultKind, (ctx: ChaosContext, slot: FaultSlot) => Promise<
   corrupt: injectCorrupt,
   wipe: injectWipe,
 };
-
-/** An admin operation of the workload and how it ended. */
-export interface AdminOp {
-  readonly op: string;
-  readonly atMs: number;
-  readonly outcome: "ok" | "fail";
-  readonly error?: string;
-}
 
 /** The report plus what a caller may want to save. */
 export interface ChaosResult {
@@ -124,7 +113,7 @@ export async function runChaos(
         );
       }, options.progressEveryMs);
     }
-    adminLoop = adminOperations(admin, stopAdmin.signal, adminOps, runStartMs);
+    adminLoop = adminOperations(nodes.clientUrls, stopAdmin.signal, adminOps, runStartMs);
     const schedule = new FaultSchedule(options.seed, options.faults);
     const hardEndMs = faultsStartMs + 2 * options.durationMs;
     while (!signal?.aborted) {
@@ -200,6 +189,9 @@ async function finish(run: {
   const history: History = { ops: workload.ops, finalReads };
   const result = checkHistory(history, { unseenCutoffMs: workload.producedUntilMs });
   const nodeUrls = new Map(ctx.nodes.ids.map((id) => [id, ctx.nodes.node(id).clientUrl]));
+  const adminViews = await readAdminFinalViews(nodeUrls);
+  const admin: AdminCheckResult = checkAdminOps(run.adminOps, adminViews.views);
+  const undetected = events.filter((e) => e.kind === "corrupt" && e.detected === false);
   const extraChecks: ExtraCheck[] = [
     await checkReplicasIdentical(nodeUrls, CHAOS_TOPIC),
     run.sampler.check(),
@@ -207,6 +199,18 @@ async function finish(run: {
       name: "fault checks failed",
       violations: events.filter((e) => e.violation).length,
       examples: events.filter((e) => e.violation).map((e) => `fault ${e.index}: ${e.violation}`),
+    },
+    {
+      name: "nodes not answering the final topic list",
+      violations: adminViews.unanswered.length,
+      examples: adminViews.unanswered.map((id) => `node ${id} did not answer GET /v1/topics`),
+    },
+    {
+      name: "corruptions not detected by the node",
+      violations: undetected.length,
+      examples: undetected.map((e) =>
+        `fault ${e.index}: node ${e.nodes.join(",")} ${e.variant} ${JSON.stringify(e.detail)}`
+      ),
     },
     {
       name: "not healed after the run",
@@ -222,6 +226,11 @@ async function finish(run: {
     partitionMechanism: run.options.faults.includes("partition") ? PARTITION_MECHANISM : undefined,
     failoverMs: failoverSamples(events, workload.ops, CHAOS_TOPIC),
     extraChecks,
+    admin,
+    corruptions: {
+      detected: events.filter((e) => e.kind === "corrupt" && e.detected === true).length,
+      undetected: undetected.length,
+    },
   });
   return { report, history, adminOps: run.adminOps };
 }
@@ -238,39 +247,6 @@ async function waitForConsumer(workload: Workload, recoveryMs: number): Promise<
   while (Date.now() < deadline) {
     if (workload.ackedUnpolled === 0) return;
     await sleep(200);
-  }
-}
-
-/** Now and then creates a topic or adds a partition to one, recording the outcome. */
-async function adminOperations(
-  admin: Admin,
-  signal: AbortSignal,
-  ops: AdminOp[],
-  runStartMs: number,
-): Promise<void> {
-  let n = 0;
-  let sidePartitions = 1;
-  while (!signal.aborted) {
-    await sleep(ADMIN_EVERY_MS);
-    if (signal.aborted) break;
-    const create = n % 2 === 0;
-    const op = create ? `create topic chaos-admin-${n}` : `add a partition to chaos-admin-0`;
-    const atMs = Date.now() - runStartMs;
-    try {
-      const call = AbortSignal.timeout(10_000);
-      if (create) {
-        await admin.createTopic({ name: `chaos-admin-${n}`, partitions: 1, replicationFactor: 3 }, {
-          signal: call,
-        });
-      } else {
-        await admin.createPartitions("chaos-admin-0", sidePartitions + 1, { signal: call });
-        sidePartitions++;
-      }
-      if (ops.length < ADMIN_OPS_MAX) ops.push({ op, atMs, outcome: "ok" });
-    } catch (e) {
-      if (ops.length < ADMIN_OPS_MAX) ops.push({ op, atMs, outcome: "fail", error: String(e) });
-    }
-    n++;
   }
 }
 

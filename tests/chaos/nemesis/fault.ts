@@ -25,6 +25,11 @@ export interface FaultEvent {
   /** For a kill: the partitions the victim led when killed, and when (epoch ms). */
   readonly ledPartitions?: readonly number[];
   readonly killedAtMs?: number;
+  /**
+   * For a corrupt fault that damaged a batch: whether the restarted node
+   * logged finding it (CRC or framing failure, tail cut) on opening the log.
+   */
+  readonly detected?: boolean;
   /** A check the fault made itself failed (e.g. a wiped voter was not refused). */
   readonly violation?: string;
 }
