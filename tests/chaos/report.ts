@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AdminAnomalyKind, AdminCheckResult } from "./admin_checker.ts";
+import type { AdminAnomalyKind, AdminCheckResult, AdminOp } from "./admin_checker.ts";
 import {
   ANOMALY_KINDS,
   type AnomalyExample,
@@ -41,6 +41,8 @@ export interface RunInfo {
   readonly extraChecks?: readonly ExtraCheck[];
   /** The admin operations' check; its violations count in the total. */
   readonly admin?: AdminCheckResult;
+  /** The admin operations as run, for reading a failed check. */
+  readonly adminHistory?: readonly AdminOp[];
   /** Corrupt faults by whether the restarted node reported the bad bytes (informational: undetected ones are an extra check). */
   readonly corruptions?: { readonly detected: number; readonly undetected: number };
 }
@@ -92,6 +94,7 @@ export interface ChaosReport {
   /** Sentences describing admin anomalies (kinds with none are left out). */
   readonly adminExamples: Partial<Record<AdminAnomalyKind, readonly string[]>>;
   readonly faultSchedule?: readonly unknown[];
+  readonly adminHistory?: readonly AdminOp[];
 }
 
 /** The nearest-rank percentile (`p` in 0..100) of `samples`, or null if there are none. */
@@ -150,6 +153,7 @@ export function buildReport(result: CheckResult, run: RunInfo): ChaosReport {
     examples,
     adminExamples: run.admin?.examples ?? {},
     ...(run.faultSchedule ? { faultSchedule: run.faultSchedule } : {}),
+    ...(run.adminHistory ? { adminHistory: run.adminHistory } : {}),
   };
 }
 

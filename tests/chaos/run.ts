@@ -227,6 +227,7 @@ async function finish(run: {
     failoverMs: failoverSamples(events, workload.ops, CHAOS_TOPIC),
     extraChecks,
     admin,
+    adminHistory: run.adminOps,
     corruptions: {
       detected: events.filter((e) => e.kind === "corrupt" && e.detected === true).length,
       undetected: undetected.length,
