@@ -44,21 +44,28 @@ const WAIT_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function createTopic(url: string, name: string, partitions: number): Promise<void> {
-  const created = await requestJson(`${url}/v1/topics`, {
+/**
+ * Creates a topic and waits until every broker knows its leaders: a
+ * producer may ask any broker, and one whose metadata lags answers
+ * UNKNOWN_TOPIC_OR_PARTITION, which the client does not retry.
+ */
+async function createTopic(urls: readonly string[], name: string, partitions: number) {
+  const created = await requestJson(`${urls[0]}/v1/topics`, {
     body: { name, partitions, replicationFactor: 3 },
     timeoutMs: 15_000,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  await eventually(
-    async () => {
-      const d = await requestJson(`${url}/v1/topics/${name}`);
-      // deno-lint-ignore no-explicit-any
-      return d.body?.partitions?.every((p: any) => p.leader > 0) === true;
-    },
-    20_000,
-    `every partition of ${name} to have a leader`,
-  );
+  for (const url of urls) {
+    await eventually(
+      async () => {
+        const d = await requestJson(`${url}/v1/topics/${name}`);
+        // deno-lint-ignore no-explicit-any
+        return d.body?.partitions?.every((p: any) => p.leader > 0) === true;
+      },
+      20_000,
+      `every partition of ${name} to have a leader on ${url}`,
+    );
+  }
 }
 
 /** One line of `groups_consumer_main.ts`. */
@@ -275,7 +282,7 @@ Deno.test({
       await t.step(
         "a regex subscription picks up a matching topic created afterwards",
         async () => {
-          await createTopic(urls[0], "rx-old", 2);
+          await createTopic(urls, "rx-old", 2);
           const strom = new Strom({ brokers: urls, requestTimeoutMs: 10_000 });
           stroms.push(strom);
           const assigned = new Set<string>();
@@ -295,8 +302,8 @@ Deno.test({
           try {
             await eventually(() => assigned.has("rx-old"), WAIT_MS, "rx-old to be assigned");
             const t0 = Date.now();
-            await createTopic(urls[1], "rx-new", 3);
-            await createTopic(urls[2], "ry-new", 1);
+            await createTopic(urls, "rx-new", 3);
+            await createTopic(urls, "ry-new", 1);
             await Promise.all([
               ...Array.from(
                 { length: 12 },
@@ -338,7 +345,7 @@ Deno.test({
         async () => {
           const TOPIC = "static-events";
           const GROUP = "static-workers";
-          await createTopic(urls[0], TOPIC, 6);
+          await createTopic(urls, TOPIC, 6);
           const describe = async () => {
             const d = await requestJson(`${urls[1]}/v1/groups/${GROUP}`);
             assert.equal(d.status, 200, JSON.stringify(d.body));
@@ -412,7 +419,7 @@ Deno.test({
           const TOPIC = "reprocess";
           const GROUP = "reprocessors";
           const PARTITIONS = 4;
-          await createTopic(urls[0], TOPIC, PARTITIONS);
+          await createTopic(urls, TOPIC, PARTITIONS);
           const produced: string[] = [];
           let producing = true;
           const producing$ = (async () => {
