@@ -73,6 +73,22 @@ export interface H2Response {
   readonly body: Uint8Array;
 }
 
+/**
+ * Receive windows and frame size we announce. HTTP/2's defaults (64 KiB
+ * windows, 16 KiB frames) make a 1 MiB answer ~64 frames and a dozen
+ * WINDOW_UPDATE round trips; these halve the CPU per received MiB on both
+ * ends and double the throughput of one connection (measured on loopback:
+ * 1.5-1.8 → 1.0-1.2 ms CPU per received MiB in H2Client, 0.9-1.2 → 0.5-0.6 ms
+ * in `Deno.serve` sending it).
+ * They also bound what a peer may send us before we read it: one stream's
+ * window, and the connection's window over all streams.
+ */
+const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+/** The connection's receive window, over all of its streams. */
+const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+/** Largest DATA frame we accept (HTTP/2's maximum is 2^24 - 1). */
+const FRAME_BYTES_MAX = 1024 * 1024;
+
 interface Origin {
   session: http2.ClientHttp2Session | undefined;
   active: number;
@@ -178,9 +194,15 @@ export class H2Client {
 
   #session(origin: string, o: Origin): http2.ClientHttp2Session {
     if (o.session && !o.session.closed && !o.session.destroyed) return o.session;
+    const settings = { initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: FRAME_BYTES_MAX };
     const session = origin.startsWith("https:") && this.#tls
-      ? http2.connect(origin, { ...this.#tls, ca: this.#tls.ca as string | string[] | undefined })
-      : http2.connect(origin);
+      ? http2.connect(origin, {
+        ...this.#tls,
+        ca: this.#tls.ca as string | string[] | undefined,
+        settings,
+      })
+      : http2.connect(origin, { settings });
+    session.once("connect", () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
     session.on("error", () => {
       // Each stream reports its own failure; a broken session is replaced on the next request.
       if (o.session === session) o.session = undefined;
