@@ -26,6 +26,8 @@
 import http2 from "node:http2";
 import { StromError } from "../errors.ts";
 
+const TEXT = new TextEncoder();
+
 /** Options of {@link H2Client}. */
 export interface H2ClientOptions {
   /** Requests in flight per origin. Default 100. */
@@ -226,9 +228,12 @@ export class H2Client {
       return Promise.reject(networkError(origin, e));
     }
     const timeoutMs = req.timeoutMs ?? this.#timeoutMs;
+    const body = typeof req.body === "string" ? TEXT.encode(req.body) : req.body;
     const stream = session.request({
-      ":method": req.method ?? (req.body === undefined ? "GET" : "POST"),
+      ":method": req.method ?? (body === undefined ? "GET" : "POST"),
       ":path": req.path,
+      // Lets the server read the body in one piece and refuse an oversized one before reading it.
+      ...(body === undefined ? {} : { "content-length": String(body.length) }),
       ...this.#headers,
       ...req.headers,
     });
@@ -302,7 +307,7 @@ export class H2Client {
           reject(new StromError("NETWORK_EXCEPTION", `${origin}${req.path}: stream closed early`))
         ),
     );
-    if (req.body !== undefined) stream.end(req.body);
+    if (body !== undefined) stream.end(body);
     else stream.end();
     return promise;
   }
