@@ -16,6 +16,7 @@ import { H2Client } from "@strom/client";
 import { RAFT_HTTP_PATH } from "@strom/raft/http_transport_handler";
 import { AdminService } from "./admin/admin_service.ts";
 import { readJsonBody } from "./api/json_body.ts";
+import { RequestGate } from "./api/request_gate.ts";
 import { ControllerClient } from "./controller/controller_client.ts";
 import { ControllerService } from "./controller/controller_service.ts";
 import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./controller/quorum_controller.ts";
@@ -76,6 +77,21 @@ interface Parts {
   readonly replicas: ReplicaManager | undefined;
   /** Group coordinators of the `__consumer_offsets` partitions led here; with the broker role only. */
   readonly groups: GroupCoordinatorRuntime | undefined;
+  /** Admits requests on both listeners until the node stops. */
+  readonly gate: RequestGate;
+}
+
+/** How {@link StromNode.stop} ends the listeners. */
+export interface StopOptions {
+  /**
+   * true (default): `Deno.serve`'s graceful shutdown, which sends HTTP/2
+   * GOAWAY — for nodes run inside another process (tests), whose servers
+   * must close. false: refuse new requests with SHUTTING_DOWN, wait for
+   * those in flight, and leave the sockets for the process exit to close,
+   * so no peer receives a GOAWAY (see broker/api/request_gate.ts); the
+   * caller must exit the process afterwards.
+   */
+  readonly closeListeners?: boolean;
 }
 
 /** A running node. Create it with {@link StromNode.start}. */
@@ -209,6 +225,7 @@ export class StromNode {
       admin,
       replicas,
       groups,
+      gate: new RequestGate(config.nodeId),
     };
 
     const clientApp = createClientApp({
@@ -246,7 +263,13 @@ export class StromNode {
 
     let internalServer: Deno.HttpServer<Deno.NetAddr>;
     try {
-      internalServer = serve(internalApp, config.listeners.internal, "internal", logger);
+      internalServer = serve(
+        internalApp,
+        parts.gate,
+        config.listeners.internal,
+        "internal",
+        logger,
+      );
     } catch (e) {
       await quorum.close();
       await http.close();
@@ -254,7 +277,7 @@ export class StromNode {
     }
     let clientServer: Deno.HttpServer<Deno.NetAddr>;
     try {
-      clientServer = serve(clientApp, config.listeners.client, "client", logger);
+      clientServer = serve(clientApp, parts.gate, config.listeners.client, "client", logger);
     } catch (e) {
       await internalServer.shutdown();
       await quorum.close();
@@ -288,18 +311,25 @@ export class StromNode {
    * Stops cleanly: a controlled shutdown moves leaderships away, listeners
    * stop accepting and drain in-flight requests (at most
    * `shutdownGraceMs`), then the quorum and connections close.
+   *
+   * A node that runs as its own process stops with `closeListeners: false`
+   * and exits right after: its peers then never receive an HTTP/2 GOAWAY,
+   * which can crash a Deno 2.9 `node:http2` client (denoland/deno#36788).
    */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.closeListeners ?? true);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(closeListeners: boolean): Promise<void> {
     const graceMs = this.config.timeouts.shutdownGraceMs;
     this.logger.info("node stopping: controlled shutdown, then draining requests", { graceMs });
     await this.parts.lifecycle?.shutdown(Math.min(5_000, graceMs));
     this.parts.announcer.stop();
-    const drained = Promise.all([this.clientServer.shutdown(), this.internalServer.shutdown()]);
+    this.parts.gate.close();
+    const drained = closeListeners
+      ? Promise.all([this.clientServer.shutdown(), this.internalServer.shutdown()])
+      : this.parts.gate.drained(graceMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), graceMs);
@@ -315,7 +345,9 @@ export class StromNode {
     this.parts.membership.stop();
     this.parts.controller.stop();
     await this.parts.quorum.close();
-    await this.parts.http.close();
+    // Closing our own sessions also walks nghttp2's stream map (the path that can crash);
+    // a process about to exit leaves them to the exit.
+    if (closeListeners) await this.parts.http.close();
     this.logger.info("node stopped", { nodeId: this.config.nodeId });
   }
 }
@@ -352,6 +384,7 @@ function mountInternalRoutes(app: Hono, parts: Parts): void {
 
 function serve(
   app: Hono,
+  gate: RequestGate,
   listener: ListenerConfig,
   name: string,
   logger: Logger,
@@ -365,7 +398,7 @@ function serve(
         logger.error("request handler failed", { listener: name, error: String(err) });
         return new Response("internal error", { status: 500 });
       },
-    }, app.fetch);
+    }, gate.wrap(app.fetch));
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new ListenerError(

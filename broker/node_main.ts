@@ -81,7 +81,8 @@ async function main(): Promise<number> {
 
   const reason = await stopRequested.promise;
   logger.info("stop requested", { reason });
-  await node.stop();
+  // Leave the listeners to the exit below: a graceful close would send peers an HTTP/2 GOAWAY.
+  await node.stop({ closeListeners: false });
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   return 0;
 }
