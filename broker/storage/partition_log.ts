@@ -777,6 +777,8 @@ export class PartitionLog {
     }
     this.#recoveryPoint = Math.max(this.#recoveryPoint, endOffset);
     this.#messagesFlushed = Math.max(this.#messagesFlushed, messages);
+    // Segments the sync made clean may be unloaded now, not only when a read comes by.
+    if (dirty.length > 0) this.#cache.trim();
     if (
       this.#clock() - this.#checkpointWrittenMs >= this.config.recoveryPointCheckpointIntervalMs
     ) {

@@ -65,6 +65,15 @@ export class SegmentCache {
     this.#evict();
   }
 
+  /**
+   * Unloads idle segments beyond the bound now. Segments rolled with unsynced
+   * data cannot be evicted until a flush makes them clean; the log calls this
+   * after each flush, so the bound holds even when no read comes by.
+   */
+  trim(): void {
+    this.#evict();
+  }
+
   /** Forgets a segment that is being deleted or unloaded by its log. */
   forget(segment: Segment): void {
     this.#lru.delete(segment);
