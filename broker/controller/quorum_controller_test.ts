@@ -512,3 +512,55 @@ Deno.test("a broker-only node that comes back with a wiped data dir registers ag
   }, 10_000);
   assert.equal(result.records[0].type, "RegisterBroker");
 });
+
+Deno.test("a newly active controller gives every registered broker a full session from activation", () => {
+  const image = clusterOf(controller(), 3);
+  // Another node takes over long after the brokers last heartbeated to the old controller.
+  const successor = controller();
+  const activatedAtMs = 100_000;
+  successor.activate(image, activatedAtMs);
+  const { sessionTimeoutMs } = DEFAULT_CONTROLLER_CONFIG;
+  const within = successor.fenceExpiredBrokers(image, activatedAtMs + sessionTimeoutMs);
+  assert.deepEqual(within.records, [], "nobody fenced within one session of activation");
+  assert.deepEqual(within.response, []);
+  const after = successor.fenceExpiredBrokers(image, activatedAtMs + sessionTimeoutMs + 1);
+  assert.deepEqual(after.response, [1, 2, 3], "silent brokers are fenced once it runs out");
+});
+
+Deno.test("a broker fenced for silence is unfenced by its next heartbeat and can rejoin an ISR", () => {
+  const c = controller();
+  let image = clusterOf(c, 3);
+  image = commit(image, c.createTopic(image, { name: "t", partitions: 1 }));
+  for (const id of [2, 3]) {
+    c.heartbeat(image, {
+      brokerId: id,
+      brokerEpoch: image.brokers.get(id)!.epoch,
+      metadataOffset: image.offset,
+      wantShutdown: false,
+    }, 1000);
+  }
+  image = commit(image, c.fenceExpiredBrokers(image, 2000));
+  assert.equal(image.brokers.get(1)!.fenced, true);
+  const beat = c.heartbeat(image, {
+    brokerId: 1,
+    brokerEpoch: image.brokers.get(1)!.epoch,
+    metadataOffset: image.offset,
+    wantShutdown: false,
+  }, 2100);
+  assert.equal(beat.response.fenced, false);
+  image = commit(image, beat);
+  assert.equal(image.brokers.get(1)!.fenced, false);
+  const p = topicByName(image, "t")!.partitions[0];
+  assert.ok(!p.isr.includes(1));
+  const expanded = c.alterPartition(image, {
+    brokerId: p.leader,
+    brokerEpoch: image.brokers.get(p.leader)!.epoch,
+    topicId: topicByName(image, "t")!.topicId,
+    partition: 0,
+    leaderEpoch: p.leaderEpoch,
+    partitionEpoch: p.partitionEpoch,
+    isr: [...p.isr, 1],
+  });
+  image = commit(image, expanded);
+  assert.ok(topicByName(image, "t")!.partitions[0].isr.includes(1));
+});
