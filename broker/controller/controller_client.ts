@@ -64,8 +64,10 @@ export class ControllerClient {
         }
         // Only errors that mean "not executed" are retried; a timeout may
         // have executed, and a retried create would then fail confusingly.
+        // SHUTTING_DOWN comes from a stopping node's request gate, before any route ran.
         const retriable = e instanceof StromError &&
-          (e.code === "NOT_CONTROLLER" || e.code === "NETWORK_EXCEPTION");
+          (e.code === "NOT_CONTROLLER" || e.code === "NETWORK_EXCEPTION" ||
+            e.code === "SHUTTING_DOWN");
         if (!retriable) throw e;
         if (Date.now() + RETRY_BACKOFF_MS >= deadline) {
           // Say what the whole call waited for, not the last attempt's sliver.

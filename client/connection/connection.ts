@@ -129,7 +129,10 @@ export class Connection {
         this.#preferred = url;
         return answer;
       } catch (e) {
-        if (e instanceof StromError && e.code === "NETWORK_EXCEPTION") {
+        // A broker that is stopping answers SHUTTING_DOWN until it exits: ask the next one.
+        if (
+          e instanceof StromError && (e.code === "NETWORK_EXCEPTION" || e.code === "SHUTTING_DOWN")
+        ) {
           index++;
           if (this.#preferred === url) this.#preferred = undefined;
         }

@@ -70,6 +70,16 @@ Deno.test("requests fail over from an unreachable bootstrap broker to the next",
   }
 });
 
+Deno.test("a broker answering SHUTTING_DOWN is left for the next one", async () => {
+  await withConnection((c) => [c.urls[0], c.urls[1]], async (cluster, conn) => {
+    cluster.faults.push({ path: /^\/v1\/topics$/, code: "SHUTTING_DOWN", times: 1 });
+    const topics = await conn.anyBroker<{ topics: unknown[] }>({ path: "/v1/topics" });
+    assert.equal(topics.topics.length, 1);
+    const asked = cluster.log.filter((l) => l.path === "/v1/topics").map((l) => l.node);
+    assert.deepEqual(asked, [1, 2]);
+  });
+});
+
 Deno.test("every call honours an AbortSignal", async () => {
   await withConnection((c) => [c.urls[0]], async (_cluster, conn) => {
     const controller = new AbortController();
