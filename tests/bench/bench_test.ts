@@ -13,6 +13,7 @@ function assertShape(r: BenchResult, command: string): void {
   }
   assert(r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
   assert(r.brokerRssMbMax !== null && r.brokerRssMbMax > 0, `brokerRssMbMax ${r.brokerRssMbMax}`);
+  assert(r.benchCpuPercent > 0, `benchCpuPercent ${r.benchCpuPercent}`);
   assertEquals(r.failed, 0, r.firstError ?? "");
   // The report is what --json prints: it must survive JSON.
   assertEquals(JSON.parse(JSON.stringify(r)).latencyMs.p99, r.latencyMs.p99);

@@ -25,7 +25,11 @@ export interface ScenarioResult {
 export type BenchResult =
   & { readonly command: string; readonly config: Readonly<Record<string, unknown>> }
   & ScenarioResult
-  & BrokerUsage;
+  & BrokerUsage
+  & {
+    /** CPU of the bench process itself (client side) over the scenario, percent of one core. */
+    readonly benchCpuPercent: number;
+  };
 
 /** Records/s and MB/s (MB = 10^6 bytes, as kafka-producer-perf-test prints MB/sec on 2^20; we use MiB). */
 export function rates(
@@ -51,6 +55,7 @@ export function formatResult(r: BenchResult): string {
     `  brokers     peak RSS ${r.brokerRssMbMax ?? "?"} MiB, CPU ${
       Object.entries(r.brokerCpuPercent).map(([id, p]) => `node ${id} ${p}%`).join(", ") || "?"
     } (of one core)`,
+    `  bench       CPU ${r.benchCpuPercent}% (of one core; the client side, on the same machine)`,
   ];
   for (const [k, v] of Object.entries(r.extra ?? {})) {
     lines.push(`  ${k.padEnd(11)} ${JSON.stringify(v)}`);

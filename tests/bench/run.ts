@@ -6,6 +6,7 @@
  * @module
  */
 
+import process from "node:process";
 import { Strom } from "../../client/mod.ts";
 import { BenchCluster } from "./bench_cluster.ts";
 import { BrokerSampler } from "./broker_sampler.ts";
@@ -39,6 +40,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const sampler = new BrokerSampler(cluster.pids);
     sampler.start();
     let scenario: ScenarioResult;
+    const cpuBefore = process.cpuUsage();
+    const wallBeforeMs = performance.now();
     try {
       scenario = await runScenario(cluster, sampler, o, topicReady);
     } catch (e) {
@@ -46,7 +49,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       throw e;
     }
     const usage = sampler.stop();
-    return { command: o.command, config: configOf(o), ...scenario, ...usage };
+    const cpu = process.cpuUsage(cpuBefore);
+    // The bench's own process shares the machine with the brokers: its CPU is part of the cost.
+    const benchCpuPercent = Math.round(
+      (cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - wallBeforeMs) * 1000,
+    ) / 10;
+    return { command: o.command, config: configOf(o), ...scenario, ...usage, benchCpuPercent };
   } finally {
     await cluster.stop();
   }
