@@ -147,7 +147,10 @@ export class Producer {
   readonly #ackTimeoutMs: number;
   readonly #memory: BufferMemory;
   readonly #sticky: StickyPartitioner;
-  readonly #partitions = new Map<string, PartitionState>();
+  /** Every partition's state, for flush, close and retries. */
+  readonly #partitions: PartitionState[] = [];
+  /** The same states by topic, then partition: send() finds its state without building a key. */
+  readonly #byTopic = new Map<string, PartitionState[]>();
   #identity: ProducerIdentity | undefined;
   #identityLoad: Promise<void> | undefined;
   #identityStale = false;
@@ -307,7 +310,7 @@ export class Producer {
 
   /** Sends every batch now and resolves once every record sent so far has its answer. */
   async flush(): Promise<void> {
-    for (const p of this.#partitions.values()) this.#seal(p);
+    for (const p of this.#partitions) this.#seal(p);
     if (this.#outstanding === 0) return;
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -319,7 +322,7 @@ export class Producer {
     // Sends still waiting for memory fail with CLIENT_CLOSED as the admission loop reaches them.
     this.#memory.rejectAll(new StromError("CLIENT_CLOSED", "the producer was closed"));
     await this.flush();
-    for (const p of this.#partitions.values()) {
+    for (const p of this.#partitions) {
       clearTimeout(p.lingerTimer);
       clearTimeout(p.retryTimer);
     }
@@ -350,8 +353,12 @@ export class Producer {
   }
 
   #state(topic: string, partition: number): PartitionState {
-    const id = `${topic}\u0000${partition}`;
-    let p = this.#partitions.get(id);
+    let states = this.#byTopic.get(topic);
+    if (!states) {
+      states = [];
+      this.#byTopic.set(topic, states);
+    }
+    let p = states[partition];
     if (!p) {
       p = {
         topic,
@@ -366,7 +373,8 @@ export class Producer {
         sequencePid: -1,
         nextSequence: 0,
       };
-      this.#partitions.set(id, p);
+      states[partition] = p;
+      this.#partitions.push(p);
     }
     return p;
   }
@@ -485,16 +493,16 @@ export class Producer {
       } catch (e) {
         if (this.#outstanding === 0) break;
         if (!isRetriable(e)) {
-          for (const p of this.#partitions.values()) this.#failUnnumbered(p, e);
+          for (const p of this.#partitions) this.#failUnnumbered(p, e);
           break;
         }
         // Without an id nothing can be sent: fail what is past its deadline, keep trying for the rest.
-        for (const p of this.#partitions.values()) this.#failExpired(p, e);
+        for (const p of this.#partitions) this.#failExpired(p, e);
         await new Promise((r) => setTimeout(r, backoffDelayMs(attempt, this.#backoff())));
       }
     }
     this.#identityLoad = undefined;
-    for (const p of this.#partitions.values()) this.#drain(p);
+    for (const p of this.#partitions) this.#drain(p);
   }
 
   #failUnnumbered(p: PartitionState, error: unknown): void {
