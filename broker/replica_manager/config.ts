@@ -31,6 +31,13 @@ export const PARTITION_QUEUE_MAX = 1_000;
 /** How long a follower fetch long-polls on the leader. */
 export const REPLICA_FETCH_WAIT_MS = 500;
 
+/**
+ * How soon a parked follower fetch is answered when only the high watermark
+ * moved (no new records): followers learn the HW at most this late when the
+ * partition goes quiet, and with the next records' answer under load.
+ */
+export const FOLLOWER_HW_PROPAGATION_DELAY_MS = 20;
+
 /** Partitions in one follower fetch request (more are fetched in the next round). */
 export const REPLICA_FETCH_PARTITIONS_MAX = 1_000;
 

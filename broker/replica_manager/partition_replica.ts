@@ -638,19 +638,19 @@ export class PartitionReplica {
       this.ctx.clock(),
     );
     this.#leaderEffects(role, effects);
-    const ready = decision.kind !== "read" || this.#followerHasNews(p);
+    const ready = decision.kind !== "read" || this.followerFetchNews(p) === "data";
     return { decision, ready };
   }
 
-  /** Whether a parked follower fetch now has something to return. */
-  #followerHasNews(p: ReplicaFetchPartition): boolean {
-    return !this.isLeader || p.fetchOffset < this.log.logEndOffset ||
-      this.highWatermark > p.highWatermark;
-  }
-
-  /** Whether a follower fetch for `p` has news (used while it long-polls). */
-  followerFetchReady(p: ReplicaFetchPartition): boolean {
-    return this.#followerHasNews(p);
+  /**
+   * What a parked follower fetch for `p` could return now: `"data"` (records
+   * past its fetch offset, or this replica stopped leading: answer at once),
+   * `"hw"` (only a higher high watermark than the follower knows: worth
+   * answering soon, not at once) or `"none"`.
+   */
+  followerFetchNews(p: ReplicaFetchPartition): "data" | "hw" | "none" {
+    if (!this.isLeader || p.fetchOffset < this.log.logEndOffset) return "data";
+    return this.highWatermark > p.highWatermark ? "hw" : "none";
   }
 
   /** Reads the answer to an accepted follower fetch, up to `maxBytes` (first batch whole). */

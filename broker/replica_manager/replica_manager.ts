@@ -42,6 +42,7 @@ import { RealDisk } from "../storage/real_disk.ts";
 import { SegmentCache } from "../storage/segment_cache.ts";
 import { validateProduceBatches } from "./batch_validation.ts";
 import {
+  FOLLOWER_HW_PROPAGATION_DELAY_MS,
   HW_CHECKPOINT_INTERVAL_MS,
   LOG_OPENS_CONCURRENT_MAX,
   OPEN_SEGMENT_FILES_MAX,
@@ -337,7 +338,15 @@ export class ReplicaManager implements DataPlane {
     ) {
       await this.#waitForNews(
         accepted.map((a) => a.replica!),
-        () => accepted.some((a) => a.replica!.followerFetchReady(a.p)),
+        () => {
+          let news: "data" | "hw" | "none" = "none";
+          for (const a of accepted) {
+            const n = a.replica!.followerFetchNews(a.p);
+            if (n === "data") return "data";
+            if (n === "hw") news = "hw";
+          }
+          return news;
+        },
         waitMs,
         signal,
       );
@@ -357,9 +366,16 @@ export class ReplicaManager implements DataPlane {
     return { partitions };
   }
 
+  /**
+   * Parks a follower fetch until one of its partitions has data for it, or
+   * `waitMs` passes. A high watermark the follower does not know yet is sent
+   * {@link FOLLOWER_HW_PROPAGATION_DELAY_MS} later rather than at once: under
+   * load the next append's answer carries it anyway, and answering every HW
+   * move at once doubled the fetch round trips per acks=all produce.
+   */
   #waitForNews(
     replicas: readonly PartitionReplica[],
-    ready: () => boolean,
+    news: () => "data" | "hw" | "none",
     waitMs: number,
     signal: AbortSignal | undefined,
   ): Promise<void> {
@@ -367,22 +383,28 @@ export class ReplicaManager implements DataPlane {
     this.#fetchWaiters++;
     return new Promise<void>((resolve) => {
       let finished = false;
+      let hwTimer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
         if (finished) return;
         finished = true;
         this.#fetchWaiters--;
         clearTimeout(timer);
+        clearTimeout(hwTimer);
         signal?.removeEventListener("abort", done);
         for (const u of unsubscribes) u();
         resolve();
       };
-      const unsubscribes = [...new Set(replicas)].map((r) =>
-        r.onChange(() => {
-          if (ready()) done();
-        })
-      );
+      const check = () => {
+        const n = news();
+        if (n === "data") done();
+        else if (n === "hw" && hwTimer === undefined) {
+          hwTimer = setTimeout(done, FOLLOWER_HW_PROPAGATION_DELAY_MS);
+        }
+      };
+      const unsubscribes = [...new Set(replicas)].map((r) => r.onChange(check));
       const timer = setTimeout(done, waitMs);
       signal?.addEventListener("abort", done, { once: true });
+      check();
     });
   }
 
