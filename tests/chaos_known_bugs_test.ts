@@ -1,20 +1,22 @@
 /**
  * Regression tests for the two bugs the 30-minute chaos runs found (seeds 21
- * and 22). Both are open, so the tests only run when
- * `STROM_RUN_KNOWN_BUGS=1` is set; each is a 3-minute chaos run of the one
- * fault kind that triggers its bug, and must then find no violation of it.
+ * and 22). Each is a 3-minute chaos run of the one fault kind that triggered
+ * its bug, and must then find no violation of it; they run only when
+ * `STROM_RUN_KNOWN_BUGS=1` is set (CI time), and a random seed hits a bug
+ * only now and then.
  *
- * 1. Duplicates under an idempotent producer: every cluster of duplicates
- *    (seed 21: offsets 4020-4024 of chaos/5 appended again at 4040-4045, and
- *    chaos/1 8854-8858 again at 8892-8902; seed 22: three clusters) began
- *    within 100 ms of a `partition/leader-controller` fault (a partition
- *    leader cut from the controller, not from clients or followers). The
- *    first copies were committed; the producer, not knowing, re-sent them and
- *    they were appended again at new offsets and acknowledged there. Suspect:
- *    the new leader answers OUT_OF_ORDER_SEQUENCE_NUMBER to the re-sent
- *    batch and the producer (client/producer/producer.ts `#onError`)
- *    renumbers it under a new producer id, although the batch was appended.
- * 2. Committed offsets going backwards: twice in seed 22 (at 582 s and
+ * 1. FIXED — duplicates under an idempotent producer: every cluster of
+ *    duplicates (seed 21: offsets 4020-4024 of chaos/5 appended again at
+ *    4040-4045) began right after a `partition/leader-controller` fault. The
+ *    producer's batches hung on the old leader (appended, replicated, not
+ *    acknowledged) while five later batches of the same producer went to the
+ *    new leader; the retry of the first was older than the five batches the
+ *    new leader remembers, was refused as OUT_OF_ORDER_SEQUENCE_NUMBER, and
+ *    the producer re-sent it under a new producer id. A retry older than the
+ *    window is now a duplicate acknowledged with offset -1 (Kafka's
+ *    DUPLICATE_SEQUENCE_NUMBER); unit tests in broker/replica and
+ *    broker/replica_manager pin it down.
+ * 2. OPEN — committed offsets going backwards: twice in seed 22 (at 582 s and
  *    1,573 s) every partition's committed offset of the group dropped by 1-23
  *    at once, ~7 s after the node holding the coordinator was SIGKILLed (a
  *    leader or controller kill): commits acknowledged by the coordinator

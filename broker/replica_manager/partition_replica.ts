@@ -360,8 +360,12 @@ export class PartitionReplica {
         duplicate: true,
       };
       if (acks !== "all") return { wait: Promise.resolve(result) };
+      // A duplicate whose offsets are forgotten lies somewhere below the log end: wait for all of it.
+      const committedTo = verdicts.some((v) => v.kind === "duplicate" && v.lastOffset < 0)
+        ? this.log.logEndOffset - 1
+        : last.lastOffset;
       return {
-        wait: this.#waitForHighWatermark(role, last.lastOffset, timeoutMs).then(() => result),
+        wait: this.#waitForHighWatermark(role, committedTo, timeoutMs).then(() => result),
       };
     }
     const logAppendTime = this.#topicConfig.messageTimestampType === "LogAppendTime"

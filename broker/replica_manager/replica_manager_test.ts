@@ -317,6 +317,24 @@ Deno.test("producer state survives a leader change: the new leader recognises a 
   }
 });
 
+Deno.test("a retry older than the last five batches is acknowledged as a duplicate, never appended again", async () => {
+  // The chaos suite's duplicates: a producer's batch reached the old leader (and the new one by
+  // replication) unacknowledged; five later batches went to the new leader; the retry of the
+  // first must not be refused as out of order (the producer then re-sent it under a new id).
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const p = (seq: number) =>
+      textBatch([`v${seq}`], { producerId: 42, producerEpoch: 0, baseSequence: seq });
+    for (let seq = 0; seq < 7; seq++) await produce(m, p(seq));
+    const retry = await produce(m, p(1));
+    assert.deepEqual([retry.baseOffset, retry.lastOffset, retry.duplicate], [-1, -1, true]);
+    assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, 7, "the retry appended nothing");
+  } finally {
+    await cluster.stop();
+  }
+});
+
 Deno.test("a consumer fetch at the HW long-polls until a produce arrives, and ends early when aborted", async () => {
   const cluster = await TestCluster.start([1], rf1Image());
   try {

@@ -222,7 +222,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
     }
   }
   for (const write of writes.values()) {
-    if (write.outcome === "ok") {
+    if (write.outcome === "ok" && knownOffset(write)) {
       index.noteValueAt(partitionKey(write.topic, write.partition), write.offset!, write.value);
     }
   }
@@ -266,6 +266,15 @@ function indexWrites(history: History): Map<string, ProduceOp> {
   return writes;
 }
 
+/**
+ * Whether an acknowledged write says where it is: a retry the leader knew
+ * was appended long ago is acknowledged with offset -1 (Kafka's
+ * DUPLICATE_SEQUENCE_NUMBER); it must still be found, just not at an offset.
+ */
+function knownOffset(write: { readonly offset?: number }): boolean {
+  return write.offset !== undefined && write.offset >= 0;
+}
+
 /** lost-write, unseen, and acknowledged-offset mismatches. */
 function checkWrites(
   writes: Map<string, ProduceOp>,
@@ -285,7 +294,7 @@ function checkWrites(
     const finalOffset = index.finalOffsetOf.get(partition)?.get(write.value);
     const committed = write.outcome === "ok" || index.polled.has(write.value);
     if (committed && finalOffset === undefined) {
-      const belowStart = write.outcome === "ok" && final !== undefined &&
+      const belowStart = write.outcome === "ok" && final !== undefined && knownOffset(write) &&
         write.offset! < (final.logStartOffset ?? 0);
       if (!belowStart) {
         findings.add("lost", {
@@ -303,7 +312,10 @@ function checkWrites(
       }
     }
     const places = index.placesOf.get(write.value);
-    if (write.outcome === "ok" && places && !places.has(`${partition}@${write.offset}`)) {
+    if (
+      write.outcome === "ok" && knownOffset(write) && places &&
+      !places.has(`${partition}@${write.offset}`)
+    ) {
       findings.add("inconsistent-offsets", {
         partition,
         value: write.value,

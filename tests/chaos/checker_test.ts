@@ -114,6 +114,26 @@ Deno.test("an acknowledged value missing from the final read is a lost write", (
   strictEqual(result.valid, false);
 });
 
+Deno.test("a write acknowledged without an offset (an old duplicate) must be present once, anywhere", () => {
+  // The leader acknowledges a retry older than its producer window with offset -1.
+  const ops = [...cleanOps(), write("d", 0, "ok", -1), poll("c1", 0, [[3, "d"]])];
+  const present = checkHistory({
+    ops,
+    finalReads: [final(0, [[0, "a"], [1, "b"], [2, "c"], [3, "d"]])],
+  });
+  deepStrictEqual(nonZero(present), {});
+  const absent = checkHistory({
+    ops: [...cleanOps(), write("d", 0, "ok", -1)],
+    finalReads: CLEAN_FINAL,
+  });
+  deepStrictEqual(nonZero(absent), { lost: 1 });
+  const twice = checkHistory({
+    ops,
+    finalReads: [final(0, [[0, "a"], [1, "b"], [2, "c"], [3, "d"], [4, "d"]])],
+  });
+  deepStrictEqual(nonZero(twice), { duplicate: 1 });
+});
+
 Deno.test("an unknown write that a consumer polled must survive: absent later, it is lost", () => {
   const result = checkHistory({
     ops: [...cleanOps(), write("u", 0, "unknown"), poll("c1", 0, [[3, "u"]])],
