@@ -91,7 +91,7 @@ async function main(): Promise<number> {
   const brokerOnly = Number(values["broker-only"]);
   const controllerOnly = Number(values["controller-only"]);
   const racks = values.racks === undefined ? [] : values.racks.split(",").map((r) => r.trim());
-  const problems = validateLocalClusterOptions({
+  const shape = {
     nodes,
     brokerOnly,
     controllerOnly,
@@ -99,7 +99,8 @@ async function main(): Promise<number> {
     basePort,
     internalBasePort,
     host: values.host,
-  });
+  };
+  const problems = validateLocalClusterOptions(shape);
   const groups = groupsFlag(values.groups, problems);
   if (problems.length > 0 || !groups) {
     console.error(`strom start: ${problems.join("\n  ")}\n${USAGE}`);
@@ -117,18 +118,7 @@ async function main(): Promise<number> {
       return 2;
     }
     const clusterId = previous?.clusterId ?? newClusterId();
-    plan = planLocalCluster({
-      nodes,
-      brokerOnly,
-      controllerOnly,
-      racks,
-      basePort,
-      internalBasePort,
-      host: values.host,
-      dataDir,
-      clusterId,
-      groups,
-    });
+    plan = planLocalCluster({ ...shape, dataDir, clusterId, groups });
   } catch (e) {
     console.error(`strom start: ${(e as Error).message}`);
     return 2;

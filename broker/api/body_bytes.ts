@@ -19,7 +19,7 @@ export async function readBodyBytes(req: Request, bytesMax: number): Promise<Uin
   if (!req.body) return new Uint8Array(0);
   // A declared length within the limit: one read of the whole body (the HTTP layer refuses a body
   // longer than its content-length), instead of one promise per DATA frame.
-  if (req.headers.has("content-length")) {
+  if (req.headers.has("content-length") && Number.isSafeInteger(declared) && declared >= 0) {
     try {
       return await req.bytes();
     } catch (e) {
