@@ -71,6 +71,13 @@ export interface ProducerEntry {
   /** Oldest first; ≤ PRODUCER_BATCHES_RETAINED. */
   readonly batches: readonly BatchMetadata[];
   readonly lastTimestampMs: number;
+  /**
+   * Every sequence of this epoch from 0 to the newest batch's was appended
+   * here, without a gap: the first batch seen had sequence 0 and each later
+   * one followed its predecessor. Only then is a sequence older than the
+   * window known to be appended. Absent (older snapshots) means false.
+   */
+  readonly gapless?: boolean;
 }
 
 /** Verdict on one batch a client wants appended. */
@@ -248,12 +255,16 @@ export class ProducerStateManager {
       return { kind: "duplicate", baseOffset: dup.baseOffset, lastOffset: dup.lastOffset };
     }
     const oldest = entry.batches[0];
-    if (oldest !== undefined && sequenceBefore(lastSeq, oldest.firstSeq)) {
-      // Older than every batch remembered. Sequences of an epoch are accepted only in order from
-      // 0, so this batch was appended before; only its offsets are forgotten (Kafka answers
-      // DUPLICATE_SEQUENCE_NUMBER). Refusing it as out of order instead made the producer re-send
-      // it under a new id: a duplicate (found by the chaos suite, a leader cut from the controller
-      // while five later batches of the producer went to the new leader).
+    if (
+      entry.gapless === true && oldest !== undefined && sequenceBefore(lastSeq, oldest.firstSeq)
+    ) {
+      // Older than every batch remembered, and this producer's sequences were appended here from 0
+      // without a gap: this batch was appended before; only its offsets are forgotten (Kafka
+      // answers DUPLICATE_SEQUENCE_NUMBER). Refusing it as out of order made the producer re-send
+      // it under a new id: a duplicate (chaos suite, a leader cut from the controller while five
+      // later batches went to the new leader). Without `gapless` (a producer first seen at a later
+      // sequence, e.g. on a new leader that never had its first batches) it may never have been
+      // appended, and calling it a duplicate acknowledged a lost write (CI chaos run).
       return { kind: "duplicate", baseOffset: -1, lastOffset: -1 };
     }
     const last = entry.batches[entry.batches.length - 1];
@@ -291,11 +302,16 @@ function withBatch(entry: ProducerEntry | undefined, batch: ProducerBatchHeader)
     lastOffset: batch.baseOffset + batch.lastOffsetDelta,
     timestampMs: batch.maxTimestamp,
   };
+  const newest = sameEpoch ? entry.batches[entry.batches.length - 1] : undefined;
+  const gapless = newest === undefined
+    ? batch.baseSequence === 0 && (!sameEpoch || entry.gapless === true)
+    : entry!.gapless === true && inSequence(newest.lastSeq, batch.baseSequence);
   return {
     producerId: batch.producerId,
     producerEpoch: batch.producerEpoch,
     batches: [...kept, meta],
     lastTimestampMs: batch.maxTimestamp,
+    gapless,
   };
 }
 
@@ -350,6 +366,7 @@ export function decodeProducerSnapshot(bytes: Uint8Array): ProducerStateSnapshot
   const ok = value?.version === 1 && isInt(value.endOffset) && Array.isArray(value.producers) &&
     value.producers.every((p) =>
       isInt(p.producerId) && isInt(p.producerEpoch) && isInt(p.lastTimestampMs) &&
+      (p.gapless === undefined || typeof p.gapless === "boolean") &&
       Array.isArray(p.batches) && p.batches.length <= PRODUCER_BATCHES_RETAINED &&
       p.batches.every((b: BatchMetadata) =>
         isInt(b.firstSeq) && isInt(b.lastSeq) && isInt(b.baseOffset) && isInt(b.lastOffset) &&

@@ -61,10 +61,60 @@ Deno.test("sequence order is judged over half the sequence space, across the wra
 });
 
 Deno.test("a retry older than the window after a wrap is still a duplicate", () => {
-  const m = new ProducerStateManager({ partition: "t-0" });
-  assert.equal(produce(m, batch(SEQUENCE_MAX - 1, 1)), "append");
-  for (let i = 0; i < 6; i++) produce(m, batch(lastSequence(SEQUENCE_MAX, i), 1));
+  // A producer whose sequences were all appended here, about to wrap (restored from a snapshot:
+  // reaching 2^31 by appending would take too long).
+  const m = ProducerStateManager.fromSnapshot({
+    version: 1,
+    endOffset: 1,
+    producers: [{
+      producerId: 7,
+      producerEpoch: 0,
+      batches: [{
+        firstSeq: SEQUENCE_MAX - 1,
+        lastSeq: SEQUENCE_MAX - 1,
+        baseOffset: 0,
+        lastOffset: 0,
+        timestampMs: 1_000,
+      }],
+      lastTimestampMs: 1_000,
+      gapless: true,
+    }],
+  }, { partition: "t-0" });
+  for (let i = 0; i < 6; i++) {
+    assert.equal(produce(m, batch(lastSequence(SEQUENCE_MAX, i), 1)), "append");
+  }
   assert.equal(produce(m, batch(SEQUENCE_MAX - 1, 1)), "dup@-1--1");
+});
+
+Deno.test("an old sequence of a producer first seen mid-stream is out of order, not a duplicate", () => {
+  // A new leader that never had the producer's first batches: sequences before the first it saw
+  // may never have been appended, and acknowledging one would lose it.
+  const m = new ProducerStateManager({ partition: "t-0" });
+  for (let seq = 7; seq < 14; seq++) assert.equal(produce(m, batch(seq, 1)), "append");
+  assert.equal(produce(m, batch(2, 1)), "OUT_OF_ORDER_SEQUENCE_NUMBER");
+  assert.equal(produce(m, batch(7, 1)), "OUT_OF_ORDER_SEQUENCE_NUMBER");
+  // A gap inside an epoch (an expired producer returning) also ends the certainty.
+  const g = new ProducerStateManager({ partition: "t-0" });
+  for (let seq = 0; seq < 3; seq++) produce(g, batch(seq, 1));
+  g.expire(Number.MAX_SAFE_INTEGER, 0);
+  for (let seq = 10; seq < 16; seq++) produce(g, batch(seq, 1));
+  assert.equal(produce(g, batch(4, 1)), "OUT_OF_ORDER_SEQUENCE_NUMBER");
+});
+
+Deno.test("gapless survives a snapshot round trip; snapshots without it read as not gapless", () => {
+  const m = new ProducerStateManager({ partition: "t-0" });
+  for (let seq = 0; seq < 7; seq++) produce(m, batch(seq, 1));
+  const restored = ProducerStateManager.fromSnapshot(
+    decodeProducerSnapshot(encodeProducerSnapshot(m.snapshot())),
+    { partition: "t-0" },
+  );
+  assert.equal(produce(restored, batch(0, 1)), "dup@-1--1");
+  const old = m.snapshot();
+  const legacy = ProducerStateManager.fromSnapshot({
+    ...old,
+    producers: old.producers.map(({ gapless: _, ...p }) => p),
+  }, { partition: "t-0" });
+  assert.equal(produce(legacy, batch(0, 1)), "OUT_OF_ORDER_SEQUENCE_NUMBER");
 });
 
 Deno.test("batches must follow each other without gaps", () => {
