@@ -7,6 +7,13 @@
  * answered before them. A failed append (or a lost leadership) fails the
  * shard: the runtime drops it and a new one loads from the committed log.
  *
+ * An answer that no append of its own proves current (a read, or an
+ * operation that wrote nothing, such as most heartbeats) waits for a
+ * leadership barrier started after the request arrived (see
+ * `leadership_barrier.ts`): a deposed leader that still believes it leads —
+ * paused, or cut off from the controller — must not answer from stale
+ * memory. Timer runs answer no client and skip it.
+ *
  * The shard is tied to one leader epoch: a new epoch, even of the same
  * broker, means a new shard, because records may have been written by
  * another leader in between.
@@ -29,6 +36,12 @@ export interface ShardLog {
   read(): AsyncIterable<readonly EncodedGroupRecord[]>;
   /** Appends as one request with acks=all; resolves once the records are committed. */
   append(records: readonly EncodedGroupRecord[]): Promise<void>;
+  /**
+   * Appends a leadership barrier record with acks=all; resolves once it is
+   * committed, which proves this broker still led at `leaderEpoch` after
+   * the call began (see `leadership_barrier.ts`).
+   */
+  confirmLeadership(): Promise<void>;
 }
 
 /** How a shard is built. */
@@ -63,6 +76,10 @@ export class CoordinatorShard {
   #expiringOffsets = false;
   #lastOffsetExpiryMs: number;
   #loaded: Promise<void> | undefined;
+  /** The barrier not yet started: callers arriving now share it. */
+  #barrierWaiting: Promise<void> | undefined;
+  /** The barrier appending now (a caller arriving now must wait for a later one). */
+  #barrierRunning: Promise<void> | undefined;
 
   constructor(options: CoordinatorShardOptions) {
     this.#options = options;
@@ -115,36 +132,79 @@ export class CoordinatorShard {
 
   /**
    * Runs an operation in turn: its records are appended (acks=all) and
-   * replayed before the answer, and before the next operation runs.
+   * replayed before the answer, and before the next operation runs. An
+   * operation that writes nothing answers after a leadership barrier.
    */
   run<R>(op: ShardOperation<R>): Promise<R> {
-    this.#admit();
-    return this.#chain(async () => {
-      this.#checkActive();
-      const { records, response } = op(this.#coordinator, this.#options.clock());
-      if (records.length > 0) {
-        // Replay at once (so the next decision sees it) — but only after the
-        // append succeeded, so a failed append leaves no phantom state: the
-        // shard is failed and rebuilt from the log anyway.
-        try {
-          await this.#options.log.append(records.map(encodeGroupRecord));
-        } catch (e) {
-          this.#fail(e);
-          throw notCoordinatorAfterFailure(this.partition, e);
-        }
-        this.#coordinator.replay(records);
-      }
+    return this.#run(op).then(async ({ response, appended }) => {
+      if (!appended) await this.#leadershipConfirmed();
       return response;
     });
   }
 
-  /** Reads the state in turn (after every operation queued before it). */
+  /**
+   * Reads the state in turn (after every operation queued before it),
+   * answering after a leadership barrier. The barrier is joined on arrival,
+   * so reads arriving together share one.
+   */
   read<R>(fn: (coordinator: GroupCoordinator) => R): Promise<R> {
     this.#admit();
+    const confirmed = this.#leadershipConfirmed();
+    // Awaited below unless the read itself fails first; never unhandled.
+    confirmed.catch(() => {});
     return this.#chain(() => {
       this.#checkActive();
       return Promise.resolve(fn(this.#coordinator));
+    }).then(async (result) => {
+      await confirmed;
+      return result;
     });
+  }
+
+  #run<R>(op: ShardOperation<R>): Promise<{ response: R; appended: boolean }> {
+    this.#admit();
+    return this.#chain(async () => {
+      this.#checkActive();
+      const { records, response } = op(this.#coordinator, this.#options.clock());
+      if (records.length === 0) return { response, appended: false };
+      // Replay at once (so the next decision sees it) — but only after the
+      // append succeeded, so a failed append leaves no phantom state: the
+      // shard is failed and rebuilt from the log anyway.
+      try {
+        await this.#options.log.append(records.map(encodeGroupRecord));
+      } catch (e) {
+        this.#fail(e);
+        throw notCoordinatorAfterFailure(this.partition, e);
+      }
+      this.#coordinator.replay(records);
+      return { response, appended: true };
+    });
+  }
+
+  /**
+   * Resolves once a leadership barrier that started after this call has
+   * committed. Barriers run one at a time; callers that arrive while one is
+   * waiting to start share it. A failed barrier fails the shard.
+   */
+  #leadershipConfirmed(): Promise<void> {
+    if (this.#barrierWaiting) return this.#barrierWaiting;
+    const previous = this.#barrierRunning ?? Promise.resolve();
+    const barrier: Promise<void> = previous.catch(() => {}).then(async () => {
+      this.#barrierWaiting = undefined;
+      this.#barrierRunning = barrier;
+      try {
+        this.#checkActive();
+        await this.#options.log.confirmLeadership();
+      } catch (e) {
+        if (e instanceof StromError && e.code === "NOT_COORDINATOR") throw e;
+        this.#fail(e);
+        throw notCoordinatorAfterFailure(this.partition, e);
+      } finally {
+        if (this.#barrierRunning === barrier) this.#barrierRunning = undefined;
+      }
+    });
+    this.#barrierWaiting = barrier;
+    return barrier;
   }
 
   /**
@@ -155,7 +215,7 @@ export class CoordinatorShard {
     if (this.#status !== "active") return;
     if (!this.#expiringMembers && this.#queued < OPERATIONS_QUEUED_PER_PARTITION_MAX) {
       this.#expiringMembers = true;
-      this.run((c, now) => c.expireMembers(now)).then((expired) => {
+      this.#run((c, now) => c.expireMembers(now)).then(({ response: expired }) => {
         for (const m of expired) {
           this.#options.logger.info("group member expired", { ...m, partition: this.partition });
         }
@@ -168,7 +228,7 @@ export class CoordinatorShard {
     ) {
       this.#expiringOffsets = true;
       this.#lastOffsetExpiryMs = nowMs;
-      this.run((c, now) => c.expireOffsets(now)).then((r) => {
+      this.#run((c, now) => c.expireOffsets(now)).then(({ response: r }) => {
         if (r.expiredOffsets > 0 || r.deletedGroups.length > 0) {
           this.#options.logger.info("group offsets expired", {
             partition: this.partition,

@@ -16,6 +16,7 @@ import { GROUP_METADATA_TOPIC } from "../groups/mod.ts";
 import type { PartitionReplica } from "../replica_manager/mod.ts";
 import { APPEND_TIMEOUT_MS, LOAD_READ_BYTES, RECORDS_PER_BATCH_MAX } from "./config.ts";
 import type { ShardLog } from "./coordinator_shard.ts";
+import { isLeadershipBarrierKey, leadershipBarrierRecord } from "./leadership_barrier.ts";
 
 /** What the shard log needs from the replica manager. */
 export interface ShardReplicas {
@@ -60,6 +61,7 @@ export function replicaShardLog(
         for (const batch of await decodeRecordBatches(batches)) {
           for (const r of batch.records) {
             if (r.offset < offset || r.offset >= end || r.key === null) continue;
+            if (isLeadershipBarrierKey(r.key)) continue;
             chunk.push({ key: r.key, value: r.value });
           }
         }
@@ -78,6 +80,9 @@ export function replicaShardLog(
       });
       // The produce answered once the HW covered the records; if leadership
       // moved meanwhile the produce failed, so reaching here means committed.
+    },
+    confirmLeadership() {
+      return this.append([leadershipBarrierRecord(leaderEpoch, Date.now())]);
     },
   };
 }

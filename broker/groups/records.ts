@@ -11,6 +11,10 @@
  *   names, and compaction drops it (and everything before it) eventually;
  * - records state results, never intentions: replay needs no decisions.
  *
+ * The partition also holds the coordinator runtime's leadership barrier
+ * records (`broker/group_coordinator/leadership_barrier.ts`); they are not
+ * group records, and loading skips them before decoding.
+ *
  * Encoding: the key is UTF-8 JSON `[0, kind, ...fields]` (0 = key version),
  * the value UTF-8 JSON `{"v": 0, ...}` or null. JSON arrays and objects
  * written by {@link encodeGroupRecord} have a fixed field order, so equal
