@@ -28,6 +28,8 @@ interface FakePartition {
   logEndOffset: number;
   /** Producer id → recent batches by base sequence (at most 5) and the next expected sequence. */
   readonly producers: Map<number, { next: number; recent: Map<number, StoredBatch> }>;
+  /** Bumped by every {@link FakeCluster.moveLeader}. */
+  leaderEpoch: number;
   /** Resolvers of requests held while the partition is stalled. */
   stalled: (() => void)[] | undefined;
 }
@@ -94,6 +96,7 @@ export class FakeCluster {
       name,
       Array.from({ length: partitions }, () => ({
         leader,
+        leaderEpoch: 0,
         batches: [],
         logEndOffset: 0,
         producers: new Map(),
@@ -102,9 +105,11 @@ export class FakeCluster {
     );
   }
 
-  /** Moves a partition's leadership. */
+  /** Moves a partition's leadership to a new leader epoch. */
   moveLeader(topic: string, partition: number, leader: number): void {
-    this.#partition(topic, partition).leader = leader;
+    const p = this.#partition(topic, partition);
+    p.leader = leader;
+    p.leaderEpoch++;
   }
 
   /** Holds produce and fetch requests of a partition until {@link unstall}. */
@@ -244,6 +249,7 @@ export class FakeCluster {
       while (ps!.length < partitions) {
         ps!.push({
           leader: 1,
+          leaderEpoch: 0,
           batches: [],
           logEndOffset: 0,
           producers: new Map(),
@@ -426,7 +432,7 @@ export class FakeCluster {
       partitions: ps.map((p, partition) => ({
         partition,
         leader: p.leader,
-        leaderEpoch: 0,
+        leaderEpoch: p.leaderEpoch,
         replicas: [p.leader],
         isr: [p.leader],
       })),

@@ -297,3 +297,47 @@ Deno.test("records that cannot be delivered within deliveryTimeoutMs fail with R
     await cluster.close();
   }
 });
+
+Deno.test("after losing its leader a partition retries as soon as the metadata shows a new one, not after the backoff", async () => {
+  const cluster = FakeCluster.start(2);
+  cluster.createTopic("t", 1, 1);
+  // A backoff far longer than the test: only the leader watch can make the retry happen in time.
+  const strom = new Strom({
+    brokers: cluster.urls[0],
+    retryBackoffMs: 60_000,
+    retryBackoffMsMax: 60_000,
+  });
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const producer = strom.producer({ deliveryTimeoutMs: 120_000 });
+    cluster.faults.push({
+      method: "POST",
+      path: /records$/,
+      code: "LEADER_NOT_AVAILABLE",
+      times: 1,
+    });
+    const sent = producer.send({ topic: "t", value: "v" });
+    // The first attempt has failed once the fault is used up; then the leader moves.
+    for (let i = 0; i < 500 && cluster.faults[0].times > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(cluster.faults[0].times, 0, "the first attempt failed");
+    cluster.moveLeader("t", 0, 2);
+    const timedOut = new Promise<"backoff">((resolve) =>
+      guard = setTimeout(() => resolve("backoff"), 20_000)
+    );
+    const answer = await Promise.race([sent, timedOut]);
+    assert.notEqual(answer, "backoff", "the retry waited for the 60 s backoff");
+    assert.equal((answer as { offset: number }).offset, 0);
+    const produced = cluster.log.filter((l) => l.path.endsWith("/records"));
+    assert.deepEqual(
+      produced.map((l) => l.node),
+      [1, 2],
+      "one failed attempt on 1, the retry on 2",
+    );
+  } finally {
+    clearTimeout(guard);
+    await strom.close();
+    await cluster.close();
+  }
+});

@@ -83,15 +83,25 @@ export class BenchCluster {
     this.#pids.delete(id);
   }
 
-  /** Restarts node `id` with the manifest's command; returns its new pid. */
+  /**
+   * Restarts node `id` with the manifest's command; returns its new pid. Its
+   * output is appended to `node-{id}.restarted.log` beside the node's data
+   * dir, for diagnosis.
+   */
   restart(id: number): number {
     const node = this.#node(id);
     const proc = new Deno.Command(node.command[0], {
       args: node.command.slice(1),
       stdin: "null",
-      stdout: "null",
-      stderr: "null",
+      stdout: "piped",
+      stderr: "piped",
     }).spawn();
+    const logPath = `${node.dataDir.replace(/\/+$/, "")}.restarted.log`;
+    for (const stream of [proc.stdout, proc.stderr]) {
+      const file = Deno.openSync(logPath, { append: true, create: true });
+      // The pipe closes when the process exits; a failed write only loses log lines.
+      stream.pipeTo(file.writable).catch(() => {});
+    }
     this.#restarted.push(proc);
     this.#pids.set(id, proc.pid);
     return proc.pid;
