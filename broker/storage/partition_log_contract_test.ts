@@ -6,7 +6,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { readBatchHeader, StromError } from "@strom/client";
 import type { LogConfig } from "./config.ts";
-import { joinPath } from "./disk.ts";
+import { joinPath, readWholeFile } from "./disk.ts";
+import { decodeEpochCheckpoint, LEADER_EPOCH_CHECKPOINT_FILE } from "./leader_epoch_cache.ts";
 import { type AppendOptions, PartitionLog } from "./partition_log.ts";
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName } from "./segment.ts";
 import { SegmentCache } from "./segment_cache.ts";
@@ -17,7 +18,10 @@ const LEADER: AppendOptions = { assignOffsets: true, leaderEpoch: 0 };
 interface Harness {
   readonly fixture: DiskFixture;
   clockMs: number;
-  open(config?: Partial<LogConfig>, extra?: { segmentCache?: SegmentCache }): Promise<PartitionLog>;
+  open(
+    config?: Partial<LogConfig>,
+    extra?: { segmentCache?: SegmentCache; dir?: string },
+  ): Promise<PartitionLog>;
 }
 
 type Case = (h: Harness) => Promise<void>;
@@ -319,6 +323,33 @@ contract(
 );
 
 contract(
+  "an epoch a new leader records in memory is persisted by its first append",
+  async (h) => {
+    const epochFile = async () => {
+      const bytes = await readWholeFile(
+        h.fixture.disk,
+        joinPath(h.fixture.dir, LEADER_EPOCH_CHECKPOINT_FILE),
+      );
+      return bytes === undefined ? [] : decodeEpochCheckpoint(bytes);
+    };
+    const log = await h.open({});
+    try {
+      await log.append(makeBatch({ count: 2 }), { assignOffsets: true, leaderEpoch: 0 });
+      // A new leader of epoch 3 records its start at the LEO without writing the file.
+      log.epochCache.assign(3, log.logEndOffset);
+      deepStrictEqual(await epochFile(), [{ epoch: 0, startOffset: 0 }]);
+      await log.append(makeBatch(), { assignOffsets: true, leaderEpoch: 3 });
+      deepStrictEqual(await epochFile(), [
+        { epoch: 0, startOffset: 0 },
+        { epoch: 3, startOffset: 2 },
+      ]);
+    } finally {
+      await log.close();
+    }
+  },
+);
+
+contract(
   "truncateTo() removes the suffix and its epochs, and appends continue there",
   async (h) => {
     const log = await h.open({ segmentBytesMax: 600 });
@@ -484,6 +515,27 @@ contract("open segment files stay within openSegmentFilesMax", async (h) => {
     }
   } finally {
     await log.close();
+  }
+});
+
+contract("logs opened while a shared cache is full keep their active segment loaded", async (h) => {
+  // A broker's logs share one cache; with more logs than its bound, each new log's active
+  // segment must stay loaded (pinned), or its first append finds no open file.
+  const cache = new SegmentCache(2);
+  const logs: PartitionLog[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      logs.push(await h.open({}, { segmentCache: cache, dir: `${h.fixture.dir}-${i}` }));
+    }
+    for (const [i, log] of logs.entries()) {
+      strictEqual((await log.append(makeBatch({ fill: 65 + i }), LEADER)).baseOffset, 0);
+    }
+    for (const [i, log] of logs.entries()) {
+      const value = String.fromCharCode(65 + i).repeat(16);
+      deepStrictEqual((await readAll(log)).map(([offset, , v]) => [offset, v]), [[0, value]]);
+    }
+  } finally {
+    for (const log of logs) await log.close();
   }
 });
 

@@ -220,3 +220,50 @@ Deno.test("a corrupt checkpoint is ignored and everything is scanned", async () 
     await reopened.close();
   }
 });
+
+Deno.test("opening syncs only what the checkpoint does not cover: nothing for a new or cleanly closed log", async () => {
+  const disk = new SimDisk({ seed: 7 });
+  const open = () => PartitionLog.open({ dir: DIR, disk });
+  const syncsOf = async (fn: () => Promise<PartitionLog>) => {
+    const before = disk.syncCount;
+    const log = await fn();
+    return { log, syncs: disk.syncCount - before };
+  };
+  // A new log: nothing to make durable yet (a crash just loses an empty log).
+  const created = await syncsOf(open);
+  strictEqual(created.syncs, 0, "a new log is opened without fsync");
+  await created.log.append(makeBatch(), LEADER);
+  await created.log.flush();
+  await created.log.append(makeBatch(), LEADER);
+  await created.log.close();
+  // Closed cleanly: the checkpoint covers the whole log.
+  const clean = await syncsOf(open);
+  strictEqual(clean.syncs, 0, "a cleanly closed log is reopened without fsync");
+  strictEqual(clean.log.logEndOffset, 2);
+  strictEqual(clean.log.recoveryPoint, 2);
+  await clean.log.append(makeBatch(), LEADER);
+  // Crash (the OS keeps what was written): offset 2 lies past the checkpoint.
+  disk.crash("keep");
+  const crashed = await syncsOf(open);
+  ok(crashed.syncs > 0, "what lies past the checkpoint is synced at open");
+  strictEqual(crashed.log.logEndOffset, 3);
+  strictEqual(crashed.log.recoveryPoint, 3);
+  await crashed.log.close();
+  // An empty log killed before it was ever flushed has nothing for a checkpoint to cover.
+  await PartitionLog.open({ dir: "/data/empty-0", disk });
+  disk.crash("keep");
+  const empty = await syncsOf(() => PartitionLog.open({ dir: "/data/empty-0", disk }));
+  strictEqual(empty.syncs, 0, "an empty log is reopened without fsync, checkpoint or not");
+  strictEqual(empty.log.logEndOffset, 0);
+  const beforeClose = disk.syncCount;
+  await empty.log.close();
+  strictEqual(disk.syncCount, beforeClose, "closing an empty log has nothing to sync");
+  // The first flush of a new log makes its directory durable: a crash after it keeps the data.
+  const fresh = "/data/fresh-0";
+  const log = await PartitionLog.open({ dir: fresh, disk, config: { flushIntervalMessages: 1 } });
+  await log.append(makeBatch(), LEADER);
+  disk.crash("lose");
+  const reopened = await PartitionLog.open({ dir: fresh, disk });
+  strictEqual(reopened.logEndOffset, 1, "the synced append survives the crash");
+  await reopened.close();
+});
