@@ -29,6 +29,12 @@ import type { ControllerResult, QuorumController } from "./quorum_controller.ts"
 export const CONTROLLER_QUEUE_MAX = 1_000;
 /** How long an operation waits for its records to commit. */
 export const CONTROLLER_COMMIT_TIMEOUT_MS = 10_000;
+/**
+ * A gap between two periodic checks (due every `checkIntervalMs`, 100 ms on
+ * a node) longer than this means the controller itself was not running; the
+ * brokers' sessions are extended by the gap (see QuorumController.extendSessions).
+ */
+export const CONTROLLER_STALL_GAP_MS = 500;
 
 /** Timing of the periodic work. */
 export interface ControllerServiceTiming {
@@ -53,6 +59,8 @@ export class ControllerService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastBalanceMs = 0;
   #lastWriteMs = 0;
+  /** When the periodic check last ran while active; undefined while not active. */
+  #lastPeriodicMs: number | undefined;
   #stopped = false;
 
   constructor(
@@ -167,10 +175,22 @@ export class ControllerService {
   }
 
   #periodic(): void {
-    if (!this.#active || this.#stopped || this.#draining || this.#queue.length > 0) return;
+    if (!this.#active || this.#stopped) {
+      this.#lastPeriodicMs = undefined;
+      return;
+    }
     // Each check decides when it runs, on the image of that moment.
     const now = this.clock();
     const c = this.controller;
+    const gapMs = now - (this.#lastPeriodicMs ?? now);
+    this.#lastPeriodicMs = now;
+    if (gapMs > CONTROLLER_STALL_GAP_MS) {
+      c.extendSessions(gapMs);
+      this.logger.warn("the controller was stalled; broker sessions extended by the stall", {
+        stallMs: gapMs,
+      });
+    }
+    if (this.#draining || this.#queue.length > 0) return;
     if (c.fenceExpiredBrokers(this.quorum.image, now).records.length > 0) {
       this.run((image, t) => c.fenceExpiredBrokers(image, t)).then(({ response }) => {
         if (response.length > 0) {

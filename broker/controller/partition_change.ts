@@ -9,7 +9,12 @@
  *   only the old ISR had) happens only if the topic enables it;
  * - removing a broker from an ISR never empties it: the last member stays,
  *   leaderless, so that when it returns it can lead with every acknowledged
- *   record (instead of an unclean election);
+ *   record (instead of an unclean election) — unless that broker came back
+ *   with an empty data dir (a new directory id). It holds nothing, and as
+ *   leader it would make every replica that does hold the data truncate to
+ *   nothing: it leaves the ISR even as the last member, and the partition
+ *   stays leaderless (offline) rather than lose what was acknowledged, until
+ *   an unclean election is allowed;
  * - every change bumps the partition epoch; a leader change bumps the
  *   leader epoch.
  *
@@ -48,18 +53,20 @@ export function partitionChange(
 
 /**
  * Leader and ISR after `broker` stops being usable (fenced or shutting
- * down): it leaves the ISR unless it is the last member, and if it led, the
- * next active ISR member in replica order leads (or nobody; or, with
- * `unclean`, the first active out-of-sync replica).
+ * down): it leaves the ISR unless it is the last member (or, with
+ * `dataLost`, even then), and if it led, the next active ISR member in
+ * replica order leads (or nobody; or, with `unclean`, the first active
+ * out-of-sync replica).
  */
 export function withoutBroker(
   p: PartitionState,
   broker: number,
   isActive: (id: number) => boolean,
   unclean: boolean,
+  dataLost = false,
 ): LeaderAndIsr {
   const remaining = p.isr.filter((b) => b !== broker);
-  const isr = remaining.length > 0 ? remaining : p.isr;
+  const isr = remaining.length > 0 || dataLost ? remaining : p.isr;
   if (p.leader !== broker && p.leader !== NO_LEADER) return { leader: p.leader, isr };
   return electLeader({ ...p, isr, leader: NO_LEADER }, isActive, unclean);
 }

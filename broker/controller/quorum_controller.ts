@@ -125,6 +125,23 @@ export class QuorumController {
     for (const id of image.brokers.keys()) this.#lastHeartbeatMs.set(id, nowMs);
   }
 
+  /**
+   * Moves every broker's session forward by `gapMs`: time during which this
+   * controller itself was not running. A controller that was SIGSTOPped,
+   * starved of CPU or in a long pause heard no heartbeats meanwhile through
+   * no fault of the brokers, and on waking would fence every one of them
+   * (itself included) at once — the chaos suite saw exactly that leave
+   * partitions with a single ISR member. The shell calls this when its
+   * periodic check notices such a gap (see `controller_service.ts`); a
+   * broker that really died during the stall is fenced one session timeout
+   * after the controller woke.
+   */
+  extendSessions(gapMs: number): void {
+    for (const [id, heardMs] of this.#lastHeartbeatMs) {
+      this.#lastHeartbeatMs.set(id, heardMs + gapMs);
+    }
+  }
+
   registerBroker(
     image: MetadataImage,
     req: RegisterBrokerRequest,
@@ -163,8 +180,12 @@ export class QuorumController {
       internalUrl: req.internalUrl,
       rack: req.rack,
     }];
-    // A re-registering broker is fenced from now on: move what it led.
-    if (existing) records.push(...this.#removeBrokerFromPartitions(image, req.brokerId));
+    // A re-registering broker is fenced from now on: move what it led. One whose data dir is
+    // new holds none of its replicas' data: it leaves every ISR, even as the last member.
+    if (existing) {
+      const dataLost = existing.directoryId !== req.directoryId;
+      records.push(...this.#removeBrokerFromPartitions(image, req.brokerId, dataLost));
+    }
     return { records, response: { brokerEpoch } };
   }
 
@@ -457,7 +478,11 @@ export class QuorumController {
   }
 
   /** Partition changes that take `brokerId` out of leadership and ISRs. */
-  #removeBrokerFromPartitions(image: MetadataImage, brokerId: number): MetadataRecord[] {
+  #removeBrokerFromPartitions(
+    image: MetadataImage,
+    brokerId: number,
+    dataLost = false,
+  ): MetadataRecord[] {
     const active = new Set(activeBrokerIds(image));
     active.delete(brokerId);
     const isActive = (id: number) => active.has(id);
@@ -470,7 +495,7 @@ export class QuorumController {
           t.topicId,
           partition,
           p,
-          withoutBroker(p, brokerId, isActive, unclean),
+          withoutBroker(p, brokerId, isActive, unclean, dataLost),
         );
         if (change) records.push(change);
       });

@@ -295,8 +295,9 @@ function checkIsrAndLeader(
   leader: number,
   fail: (why: string) => never,
 ): void {
-  if (isr.length === 0 || new Set(isr).size !== isr.length) {
-    fail("ISR must be non-empty and distinct");
+  // Empty only while leaderless: its last member came back with a wiped data dir.
+  if ((isr.length === 0 && leader !== NO_LEADER) || new Set(isr).size !== isr.length) {
+    fail("ISR must be distinct, and non-empty while the partition has a leader");
   }
   if (!isr.every((b) => replicas.includes(b))) fail("ISR must be a subset of the replicas");
   if (leader !== NO_LEADER && !isr.includes(leader)) fail(`leader ${leader} is not in the ISR`);

@@ -80,11 +80,11 @@ Deno.test("replay() rejects a change that breaks an invariant and leaves the ima
       leaderEpoch: 0,
       partitionEpoch: 1,
     }],
-    ["an empty ISR", {
+    ["an empty ISR with a leader", {
       type: "PartitionChange",
       topicId: "T",
       partition: 0,
-      leader: -1,
+      leader: 1,
       isr: [],
       leaderEpoch: 1,
       partitionEpoch: 1,
