@@ -10,6 +10,7 @@
 import { StromError } from "@strom/client";
 import type { MetadataImage } from "../metadata/image.ts";
 import type { ControllerResult, QuorumController } from "./quorum_controller.ts";
+import { ALTER_PARTITIONS_ITEMS_MAX } from "./quorum_controller.ts";
 
 /** A decision function, as the controller service runs it. */
 export type Decide = (image: MetadataImage, nowMs: number) => ControllerResult<unknown>;
@@ -19,6 +20,7 @@ export type ControllerOpName =
   | "register"
   | "heartbeat"
   | "alter-partition"
+  | "alter-partitions"
   | "producer-ids"
   | "create-topic"
   | "delete-topic"
@@ -63,6 +65,18 @@ function stringMap(v: unknown, key: string, allowNull: boolean): Record<string, 
   return v as Record<string, string | null>;
 }
 
+/** Most brokers an ISR in a request may name (more than any replication factor). */
+const ISR_IDS_MAX = 64;
+
+function isrList(v: unknown): number[] {
+  if (
+    !Array.isArray(v) || v.length > ISR_IDS_MAX || !v.every((b) => Number.isSafeInteger(b))
+  ) {
+    throw new StromError("INVALID_REQUEST", `"isr" must be a list of broker ids`);
+  }
+  return v as number[];
+}
+
 /** The decision for operation `name` with request `body`. */
 export function decideFor(c: QuorumController, name: string, raw: unknown): Decide {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -91,9 +105,6 @@ export function decideFor(c: QuorumController, name: string, raw: unknown): Deci
       return (image, now) => c.heartbeat(image, req, now);
     }
     case "alter-partition": {
-      if (!Array.isArray(body.isr) || !body.isr.every((b) => Number.isSafeInteger(b))) {
-        throw new StromError("INVALID_REQUEST", `"isr" must be a list of broker ids`);
-      }
       const req = {
         brokerId: int(body, "brokerId", 1),
         brokerEpoch: int(body, "brokerEpoch", 1),
@@ -101,9 +112,39 @@ export function decideFor(c: QuorumController, name: string, raw: unknown): Deci
         partition: int(body, "partition"),
         leaderEpoch: int(body, "leaderEpoch"),
         partitionEpoch: int(body, "partitionEpoch"),
-        isr: body.isr as number[],
+        isr: isrList(body.isr),
       };
       return (image) => c.alterPartition(image, req);
+    }
+    case "alter-partitions": {
+      const items = body.partitions;
+      if (!Array.isArray(items) || items.length === 0) {
+        throw new StromError("INVALID_REQUEST", `"partitions" must be a non-empty list`);
+      }
+      if (items.length > ALTER_PARTITIONS_ITEMS_MAX) {
+        throw new StromError(
+          "INVALID_REQUEST",
+          `"partitions" holds at most ${ALTER_PARTITIONS_ITEMS_MAX} entries; got ${items.length}`,
+        );
+      }
+      const req = {
+        brokerId: int(body, "brokerId", 1),
+        brokerEpoch: int(body, "brokerEpoch", 1),
+        partitions: items.map((raw, i) => {
+          if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+            throw new StromError("INVALID_REQUEST", `"partitions[${i}]" must be an object`);
+          }
+          const item = raw as Body;
+          return {
+            topicId: str(item, "topicId"),
+            partition: int(item, "partition"),
+            leaderEpoch: int(item, "leaderEpoch"),
+            partitionEpoch: int(item, "partitionEpoch"),
+            isr: isrList(item.isr),
+          };
+        }),
+      };
+      return (image) => c.alterPartitions(image, req);
     }
     case "producer-ids": {
       const req = { brokerId: int(body, "brokerId", 1), brokerEpoch: int(body, "brokerEpoch", 1) };

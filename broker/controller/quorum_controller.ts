@@ -18,7 +18,13 @@
  * - a fenced broker is removed from every ISR (keeping a last member);
  * - an ISR change from a partition leader applies only if its leader epoch
  *   and partition epoch are current (compare-and-set), and never adds a
- *   broker that is not active.
+ *   broker that is not active;
+ * - a batch of ISR changes (`alterPartitions`) is one decision and one
+ *   metadata entry, and decides each partition as if its changes came one by
+ *   one in request order: one partition's refusal (a stale epoch, say) never
+ *   refuses another, and two changes of one partition in a batch are a
+ *   compare-and-set against each other. Only a stale or unknown broker epoch
+ *   refuses the whole batch.
  *
  * @module
  */
@@ -26,7 +32,11 @@
 import { StromError } from "@strom/client";
 import type { MetadataImage, PartitionState, TopicImage } from "../metadata/image.ts";
 import { activeBrokerIds, replay, topicByName } from "../metadata/image.ts";
-import type { MetadataRecord, PartitionRecord } from "../metadata/records.ts";
+import type {
+  MetadataRecord,
+  PartitionChangeRecord,
+  PartitionRecord,
+} from "../metadata/records.ts";
 import { NO_LEADER } from "../metadata/records.ts";
 import { effectiveTopicConfig, validateTopicConfigs } from "../metadata/topic_configs.ts";
 import { electLeader, partitionChange, withoutBroker } from "./partition_change.ts";
@@ -62,6 +72,8 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = {
 export const PARTITIONS_PER_TOPIC_MAX = 20_000;
 /** The most partition changes one periodic operation writes (the rest wait for the next). */
 export const CHANGES_PER_OPERATION_MAX = 5_000;
+/** The most partitions in one batched ISR change request (about 100 bytes each on the wire). */
+export const ALTER_PARTITIONS_ITEMS_MAX = 5_000;
 
 /** A broker registering (at start-up, with a fresh incarnation id). */
 export interface RegisterBrokerRequest {
@@ -108,6 +120,35 @@ export interface AlterPartitionRequest {
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
   readonly isr: readonly number[];
+}
+
+/** One partition of a batched ISR change (Kafka's AlterPartition with many partitions). */
+export interface AlterPartitionsItem {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly isr: readonly number[];
+}
+
+/** A partition leader broker's batch of ISR changes. */
+export interface AlterPartitionsRequest {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly partitions: readonly AlterPartitionsItem[];
+}
+
+/** The answer for one partition of a batch: its state after the batch, or why it was refused. */
+export interface AlterPartitionsItemResult {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly state?: PartitionState;
+  readonly error?: { readonly code: StromError["code"]; readonly message: string };
+}
+
+/** The answer to a batch, one entry per requested partition, in request order. */
+export interface AlterPartitionsResponse {
+  readonly partitions: readonly AlterPartitionsItemResult[];
 }
 
 /** The controller's decision logic plus broker liveness. */
@@ -364,17 +405,78 @@ export class QuorumController {
   ): ControllerResult<PartitionState> {
     this.#checkBrokerEpoch(image, req.brokerId, req.brokerEpoch);
     const topic = image.topics.get(req.topicId);
-    const p = topic?.partitions[req.partition];
+    const { change, next } = this.#isrChange(
+      req.brokerId,
+      topic,
+      topic?.partitions[req.partition],
+      req,
+      new Set(activeBrokerIds(image)),
+    );
+    return { records: change ? [change] : [], response: next };
+  }
+
+  /**
+   * Many ISR changes of one partition leader broker in one decision and one
+   * metadata entry (see the invariants in the module doc). Each partition is
+   * checked like {@link alterPartition} against the image plus the changes
+   * decided before it in this batch; a refused partition gets its error in
+   * the answer and the others go on.
+   */
+  alterPartitions(
+    image: MetadataImage,
+    req: AlterPartitionsRequest,
+  ): ControllerResult<AlterPartitionsResponse> {
+    this.#checkBrokerEpoch(image, req.brokerId, req.brokerEpoch);
+    if (req.partitions.length > ALTER_PARTITIONS_ITEMS_MAX) {
+      throw new StromError(
+        "INVALID_REQUEST",
+        `at most ${ALTER_PARTITIONS_ITEMS_MAX} partitions per ISR change request; got ${req.partitions.length}`,
+      );
+    }
+    const active = new Set(activeBrokerIds(image));
+    const decided = new Map<string, PartitionState>();
+    const records: MetadataRecord[] = [];
+    const partitions = req.partitions.map((item): AlterPartitionsItemResult => {
+      const key = `${item.topicId}:${item.partition}`;
+      const topic = image.topics.get(item.topicId);
+      const current = decided.get(key) ?? topic?.partitions[item.partition];
+      try {
+        const { change, next } = this.#isrChange(req.brokerId, topic, current, item, active);
+        if (change) {
+          records.push(change);
+          decided.set(key, next);
+        }
+        return { topicId: item.topicId, partition: item.partition, state: next };
+      } catch (e) {
+        if (!(e instanceof StromError)) throw e;
+        return {
+          topicId: item.topicId,
+          partition: item.partition,
+          error: { code: e.code, message: e.message },
+        };
+      }
+    });
+    return { records, response: { partitions } };
+  }
+
+  /** One partition's ISR change: the compare-and-set and the checks of the module doc. */
+  #isrChange(
+    brokerId: number,
+    topic: TopicImage | undefined,
+    p: PartitionState | undefined,
+    req: AlterPartitionsItem,
+    active: ReadonlySet<number>,
+  ): { change: PartitionChangeRecord | null; next: PartitionState } {
     if (!topic || !p) {
       throw new StromError(
         "UNKNOWN_TOPIC_OR_PARTITION",
         `partition ${req.partition} of topic id ${req.topicId} does not exist`,
       );
     }
-    if (p.leader !== req.brokerId || p.leaderEpoch !== req.leaderEpoch) {
+    if (p.leader !== brokerId || p.leaderEpoch !== req.leaderEpoch) {
       throw new StromError(
         "FENCED_LEADER_EPOCH",
-        `broker ${req.brokerId} at leader epoch ${req.leaderEpoch} does not lead ${topic.name}-${req.partition} (leader ${p.leader}, epoch ${p.leaderEpoch})`,
+        `broker ${brokerId} at leader epoch ${req.leaderEpoch} does not lead ${topic.name}-${req.partition} (leader ${p.leader}, epoch ${p.leaderEpoch})`,
       );
     }
     if (p.partitionEpoch !== req.partitionEpoch) {
@@ -384,13 +486,12 @@ export class QuorumController {
       );
     }
     const isr = [...new Set(req.isr)];
-    if (!isr.includes(req.brokerId) || !isr.every((b) => p.replicas.includes(b))) {
+    if (!isr.includes(brokerId) || !isr.every((b) => p.replicas.includes(b))) {
       throw new StromError(
         "INVALID_REQUEST",
         `the new ISR must contain the leader and only replicas of the partition (${p.replicas})`,
       );
     }
-    const active = new Set(activeBrokerIds(image));
     const added = isr.filter((b) => !p.isr.includes(b));
     const ineligible = added.filter((b) => !active.has(b));
     if (ineligible.length > 0) {
@@ -400,14 +501,14 @@ export class QuorumController {
       );
     }
     const ordered = p.replicas.filter((r) => isr.includes(r));
-    const change = partitionChange(req.topicId, req.partition, p, {
+    const change = partitionChange(topic.topicId, req.partition, p, {
       leader: p.leader,
       isr: ordered,
     });
     const next: PartitionState = change
       ? { ...p, isr: change.isr, partitionEpoch: change.partitionEpoch }
       : p;
-    return { records: change ? [change] : [], response: next };
+    return { change, next };
   }
 
   /** Hands a block of producer ids to a broker. */

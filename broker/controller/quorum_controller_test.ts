@@ -4,7 +4,12 @@ import type { MetadataImage } from "../metadata/image.ts";
 import { EMPTY_IMAGE, replay, topicByName } from "../metadata/image.ts";
 import { NO_LEADER } from "../metadata/records.ts";
 import type { ControllerResult } from "./quorum_controller.ts";
-import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./quorum_controller.ts";
+import {
+  ALTER_PARTITIONS_ITEMS_MAX,
+  DEFAULT_CONTROLLER_CONFIG,
+  QuorumController,
+} from "./quorum_controller.ts";
+import { decideFor } from "./controller_ops.ts";
 
 /** Commits a result's records (as the shell does) and returns the new image. */
 function commit<R>(image: MetadataImage, result: ControllerResult<R>): MetadataImage {
@@ -563,4 +568,222 @@ Deno.test("a broker fenced for silence is unfenced by its next heartbeat and can
   });
   image = commit(image, expanded);
   assert.ok(topicByName(image, "t")!.partitions[0].isr.includes(1));
+});
+
+/** A topic of `partitions` partitions on a 3-broker cluster, and the ISR shrinks its leaders would ask for. */
+function batchFixture(partitions: number) {
+  const c = controller();
+  let image = clusterOf(c, 3);
+  image = commit(image, c.createTopic(image, { name: "t", partitions }));
+  const t = topicByName(image, "t")!;
+  const leader = t.partitions[0].leader;
+  const led = t.partitions.flatMap((p, i) => (p.leader === leader ? [i] : []));
+  const shrink = (i: number) => {
+    const p = topicByName(image, "t")!.partitions[i];
+    return {
+      topicId: t.topicId,
+      partition: i,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      isr: p.isr.filter((b) => b !== p.replicas[2]),
+    };
+  };
+  const brokerEpoch = () => image.brokers.get(leader)!.epoch;
+  return {
+    c,
+    get image() {
+      return image;
+    },
+    set image(v) {
+      image = v;
+    },
+    t,
+    leader,
+    led,
+    shrink,
+    brokerEpoch,
+  };
+}
+
+Deno.test("alterPartitions() decides a batch in one metadata entry, one answer per partition", () => {
+  const f = batchFixture(30);
+  assert.ok(f.led.length >= 5, `broker ${f.leader} leads ${f.led.length} partitions`);
+  const items = f.led.map(f.shrink);
+  const result = f.c.alterPartitions(f.image, {
+    brokerId: f.leader,
+    brokerEpoch: f.brokerEpoch(),
+    partitions: items,
+  });
+  assert.equal(result.records.length, items.length, "one PartitionChange per partition");
+  assert.deepEqual(
+    result.response.partitions.map((r) => [r.partition, r.error]),
+    items.map((i) => [i.partition, undefined]),
+  );
+  const before = f.image.offset;
+  f.image = commit(f.image, result);
+  assert.equal(f.image.offset, before + 1, "the whole batch is one entry");
+  for (const [n, i] of f.led.entries()) {
+    const p = topicByName(f.image, "t")!.partitions[i];
+    assert.deepEqual(p.isr, items[n].isr);
+    assert.deepEqual(result.response.partitions[n].state, p, "the answer is the committed state");
+  }
+});
+
+Deno.test("alterPartitions(): a stale or invalid partition is refused alone; the others apply", () => {
+  const f = batchFixture(30);
+  const [a, b, c, d, e] = f.led;
+  const items = [
+    f.shrink(a),
+    { ...f.shrink(b), partitionEpoch: f.shrink(b).partitionEpoch + 1 }, // stale partition epoch
+    { ...f.shrink(c), leaderEpoch: f.shrink(c).leaderEpoch + 7 }, // not this leader's epoch
+    { ...f.shrink(d), isr: [f.shrink(d).isr.find((x) => x !== f.leader)!] }, // drops the leader
+    f.shrink(e),
+    { ...f.shrink(e), partition: 10_000 }, // no such partition
+  ];
+  const result = f.c.alterPartitions(f.image, {
+    brokerId: f.leader,
+    brokerEpoch: f.brokerEpoch(),
+    partitions: items,
+  });
+  assert.deepEqual(
+    result.response.partitions.map((r) => r.error?.code ?? "ok"),
+    [
+      "ok",
+      "INVALID_UPDATE_VERSION",
+      "FENCED_LEADER_EPOCH",
+      "INVALID_REQUEST",
+      "ok",
+      "UNKNOWN_TOPIC_OR_PARTITION",
+    ],
+  );
+  assert.equal(result.records.length, 2);
+  const image = commit(f.image, result);
+  const parts = topicByName(image, "t")!.partitions;
+  assert.deepEqual(parts[a].isr, items[0].isr);
+  assert.deepEqual(parts[e].isr, items[4].isr);
+  for (const i of [b, c, d]) {
+    assert.deepEqual(
+      parts[i],
+      topicByName(f.image, "t")!.partitions[i],
+      `partition ${i} unchanged`,
+    );
+  }
+});
+
+Deno.test("alterPartitions(): two changes of one partition in a batch are a compare-and-set on each other", () => {
+  const f = batchFixture(3);
+  const i = f.led[0];
+  const first = f.shrink(i);
+  const result = f.c.alterPartitions(f.image, {
+    brokerId: f.leader,
+    brokerEpoch: f.brokerEpoch(),
+    // The second is based on the same partition epoch as the first, which the first moves on.
+    partitions: [first, { ...first, isr: [f.leader] }],
+  });
+  assert.deepEqual(result.response.partitions.map((r) => r.error?.code ?? "ok"), [
+    "ok",
+    "INVALID_UPDATE_VERSION",
+  ]);
+  // Based on the first's outcome, the second applies within the same batch.
+  const chained = f.c.alterPartitions(f.image, {
+    brokerId: f.leader,
+    brokerEpoch: f.brokerEpoch(),
+    partitions: [first, { ...first, partitionEpoch: first.partitionEpoch + 1, isr: [f.leader] }],
+  });
+  assert.equal(chained.records.length, 2);
+  const image = commit(f.image, chained);
+  const p = topicByName(image, "t")!.partitions[i];
+  assert.deepEqual(p.isr, [f.leader]);
+  assert.equal(p.partitionEpoch, first.partitionEpoch + 2);
+  assert.deepEqual(chained.response.partitions[1].state, p);
+});
+
+Deno.test("alterPartitions(): a stale broker epoch or an oversized batch refuses the whole request", () => {
+  const f = batchFixture(3);
+  const items = f.led.map(f.shrink);
+  expectCode(
+    () =>
+      f.c.alterPartitions(f.image, {
+        brokerId: f.leader,
+        brokerEpoch: f.brokerEpoch() - 1,
+        partitions: items,
+      }),
+    "STALE_BROKER_EPOCH",
+  );
+  expectCode(
+    () =>
+      f.c.alterPartitions(f.image, {
+        brokerId: f.leader,
+        brokerEpoch: f.brokerEpoch(),
+        partitions: Array.from({ length: ALTER_PARTITIONS_ITEMS_MAX + 1 }, () => items[0]),
+      }),
+    "INVALID_REQUEST",
+  );
+});
+
+Deno.test("alterPartitions(): a fenced broker cannot join an ISR; other partitions still change", () => {
+  const f = batchFixture(6);
+  const [i, j] = f.led;
+  // Shrink both first, then fence the removed follower and ask to add it back to one.
+  f.image = commit(
+    f.image,
+    f.c.alterPartitions(f.image, {
+      brokerId: f.leader,
+      brokerEpoch: f.brokerEpoch(),
+      partitions: [f.shrink(i), f.shrink(j)],
+    }),
+  );
+  const removed = topicByName(f.image, "t")!.partitions[i].replicas[2];
+  for (const id of [1, 2, 3].filter((b) => b !== removed)) {
+    f.c.heartbeat(f.image, {
+      brokerId: id,
+      brokerEpoch: f.image.brokers.get(id)!.epoch,
+      metadataOffset: f.image.offset,
+      wantShutdown: false,
+    }, 1000);
+  }
+  f.image = commit(f.image, f.c.fenceExpiredBrokers(f.image, 2000));
+  const p = topicByName(f.image, "t")!.partitions[i];
+  const q = topicByName(f.image, "t")!.partitions[j];
+  const result = f.c.alterPartitions(f.image, {
+    brokerId: f.leader,
+    brokerEpoch: f.brokerEpoch(),
+    partitions: [
+      { ...f.shrink(i), isr: p.replicas },
+      { ...f.shrink(j), isr: [f.leader] },
+    ],
+  });
+  assert.deepEqual(result.response.partitions.map((r) => r.error?.code ?? "ok"), [
+    "INELIGIBLE_REPLICA",
+    "ok",
+  ]);
+  // The second shrinks to the leader alone (a change unless the fencing already did it).
+  assert.equal(result.records.length, q.isr.length > 1 ? 1 : 0);
+  assert.deepEqual(result.response.partitions[1].state?.isr, [f.leader]);
+});
+
+Deno.test("decideFor('alter-partitions') checks the body: each bad shape is INVALID_REQUEST", () => {
+  const c = controller();
+  const good = {
+    brokerId: 1,
+    brokerEpoch: 1,
+    partitions: [{ topicId: "x", partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1] }],
+  };
+  assert.equal(typeof decideFor(c, "alter-partitions", good), "function");
+  const item = good.partitions[0];
+  for (
+    const bad of [
+      { ...good, partitions: [] },
+      { ...good, partitions: "all" },
+      { ...good, partitions: [null] },
+      { ...good, partitions: [{ ...item, isr: "1,2" }] },
+      { ...good, partitions: [{ ...item, isr: [1.5] }] },
+      { ...good, partitions: [{ ...item, partition: -1 }] },
+      { ...good, partitions: [{ ...item, topicId: "" }] },
+      { ...good, brokerEpoch: "1" },
+      { ...good, partitions: Array.from({ length: ALTER_PARTITIONS_ITEMS_MAX + 1 }, () => item) },
+    ]
+  ) {
+    expectCode(() => decideFor(c, "alter-partitions", bad), "INVALID_REQUEST");
+  }
 });

@@ -17,7 +17,7 @@ import type {
 } from "../metadata/image.ts";
 import { EMPTY_IMAGE } from "../metadata/image.ts";
 import { decodeReplicaFetchResponse, encodeReplicaFetchResponse } from "./fetch_wire.ts";
-import type { AlterPartitionRequest } from "./replica_manager.ts";
+import type { AlterPartitionRequest, AlterPartitionResult } from "./replica_manager.ts";
 import { ReplicaManager } from "./replica_manager.ts";
 
 /** One topic of a hand-made image. */
@@ -103,6 +103,8 @@ export class TestCluster {
   readonly paused = new Set<number>();
   image: MetadataImage;
   readonly alterRequests: AlterPartitionRequest[] = [];
+  /** Partitions per AlterPartition request, in order. */
+  readonly alterBatches: number[] = [];
   readonly dirs: string[] = [];
 
   private constructor(readonly ids: readonly number[], image: MetadataImage) {
@@ -113,9 +115,10 @@ export class TestCluster {
   static async start(
     ids: readonly number[],
     image: MetadataImage,
-    options: { replicaLagTimeMaxMs?: number; dirs?: string[] } = {},
+    options: { replicaLagTimeMaxMs?: number; dirs?: string[]; paused?: number[] } = {},
   ): Promise<TestCluster> {
     const cluster = new TestCluster(ids, image);
+    for (const id of options.paused ?? []) cluster.paused.add(id);
     for (const [i, id] of ids.entries()) {
       const dir = options.dirs?.[i] ?? await Deno.makeTempDir({ prefix: `strom-rm-${id}-` });
       cluster.dirs.push(dir);
@@ -148,11 +151,32 @@ export class TestCluster {
         );
         return decodeReplicaFetchResponse(encodeReplicaFetchResponse(response));
       },
-      alterPartition: (request) => Promise.resolve(this.#alter(id, request)),
+      alterPartitions: (requests) => Promise.resolve(this.#alterBatch(id, requests)),
     });
   }
 
-  /** The fake controller's AlterPartition: a compare-and-set on the partition epoch. */
+  /**
+   * The fake controller's batched AlterPartition: each partition a
+   * compare-and-set on the partition epoch, refused alone; one image for all.
+   */
+  #alterBatch(
+    brokerId: number,
+    requests: readonly AlterPartitionRequest[],
+  ): AlterPartitionResult[] {
+    this.alterBatches.push(requests.length);
+    const results = requests.map((req): AlterPartitionResult => {
+      try {
+        return { ok: true, state: this.#alter(brokerId, req) };
+      } catch (e) {
+        if (!(e instanceof StromError)) throw e;
+        return { ok: false, error: e };
+      }
+    });
+    if (results.some((r) => r.ok)) this.#publishNow();
+    return results;
+  }
+
+  /** One partition of {@link #alterBatch}; changes the image without publishing it. */
   #alter(brokerId: number, req: AlterPartitionRequest): PartitionState {
     this.alterRequests.push(req);
     const topic = this.image.topics.get(req.topicId);
@@ -165,20 +189,40 @@ export class TestCluster {
       throw new StromError("INVALID_UPDATE_VERSION", "stale partition epoch");
     }
     const next = { ...p, isr: [...req.isr], partitionEpoch: p.partitionEpoch + 1 };
-    this.#setPartition(topic.name, req.partition, next);
+    this.#changePartition(topic.name, req.partition, next);
     return next;
   }
 
-  /** Replaces one partition's state and publishes the image (without awaiting reconciliation). */
-  #setPartition(topic: string, partition: number, state: PartitionState): void {
+  /** Replaces one partition's state in the image (published by {@link #publishNow}). */
+  #changePartition(topic: string, partition: number, state: PartitionState): void {
     const id = this.image.topicIdsByName.get(topic)!;
     const t = this.image.topics.get(id)!;
     const partitions = [...t.partitions];
     partitions[partition] = state;
     const topics = new Map(this.image.topics);
     topics.set(id, { ...t, partitions });
-    this.image = { ...this.image, offset: this.image.offset + 1, topics };
+    this.image = { ...this.image, topics };
+  }
+
+  /**
+   * Changes a partition's state in the fake controller's image without
+   * telling any broker (as if their metadata lagged): requests based on the
+   * old state are then refused as stale.
+   */
+  changeWithoutPublishing(topic: string, partition: number, state: PartitionState): void {
+    this.#changePartition(topic, partition, state);
+  }
+
+  /** Publishes the image at the next offset (without awaiting reconciliation). */
+  #publishNow(): void {
+    this.image = { ...this.image, offset: this.image.offset + 1 };
     for (const m of this.managers.values()) m.applyImage(this.image);
+  }
+
+  /** Replaces one partition's state and publishes the image (without awaiting reconciliation). */
+  #setPartition(topic: string, partition: number, state: PartitionState): void {
+    this.#changePartition(topic, partition, state);
+    this.#publishNow();
   }
 
   /** Moves leadership: a new leader epoch (and partition epoch). */

@@ -16,11 +16,23 @@
  */
 export const REPLICA_LAG_TIME_MS_MAX_DEFAULT = 5_000;
 
-/** Most partition replicas one broker hosts; more are refused (logged) instead of opened. */
-export const REPLICAS_PER_BROKER_MAX = 10_000;
+/**
+ * Most partition replicas one broker hosts; more are refused (logged) instead
+ * of opened. Issue 10's 10,000-partition topic puts 10,000 on each broker of
+ * a 3-node cluster: room is left for other topics (and `__consumer_offsets`).
+ * Each replica keeps one file open (its active segment).
+ */
+export const REPLICAS_PER_BROKER_MAX = 12_000;
 
 /** Logs opened at once during reconciliation (start-up recovery scans CRCs; keep the loop live). */
-export const LOG_OPENS_CONCURRENT_MAX = 4;
+export const LOG_OPENS_CONCURRENT_MAX = 16;
+
+/**
+ * Replicas closed, snapshotted, diagnosed or given a new state at once: each
+ * may open files beside its log's own handle (one per replica), so 10,000 at
+ * once would run out of file descriptors.
+ */
+export const REPLICA_FILE_OPS_CONCURRENT_MAX = 64;
 
 /** Segments with open files across all logs of the broker (one shared segment cache). */
 export const OPEN_SEGMENT_FILES_MAX = 256;
@@ -32,14 +44,34 @@ export const PARTITION_QUEUE_MAX = 1_000;
 export const REPLICA_FETCH_WAIT_MS = 500;
 
 /**
+ * How long a follower fetch of only idle ("cold") partitions long-polls. The
+ * leader answers at once when one of them gets records or changes leader, so
+ * this only sets how often idle partitions are asked for again: with 10,000
+ * partitions, asking every 500 ms cost each broker about a tenth of a core.
+ * It also bounds how late a follower that is at the log end but was taken out
+ * of the ISR (its broker fenced for silence) is seen and taken back.
+ */
+export const REPLICA_FETCH_COLD_WAIT_MS = 2_000;
+
+/**
  * How soon a parked follower fetch is answered when only the high watermark
  * moved (no new records): followers learn the HW at most this late when the
  * partition goes quiet, and with the next records' answer under load.
  */
 export const FOLLOWER_HW_PROPAGATION_DELAY_MS = 20;
 
-/** Partitions in one follower fetch request (more are fetched in the next round). */
+/** Partitions in one follower fetch request (more go in other requests, in flight at once). */
 export const REPLICA_FETCH_PARTITIONS_MAX = 1_000;
+
+/**
+ * Follower fetch requests one fetcher keeps in flight to its leader: enough
+ * for {@link REPLICAS_PER_BROKER_MAX} partitions in full requests, plus room
+ * for the rounds of busy ("hot") partitions.
+ */
+export const REPLICA_FETCH_ROUNDS_MAX = 32;
+
+/** Of those, the rounds of partitions with recent records ("hot", see replica_fetcher.ts). */
+export const REPLICA_FETCH_HOT_ROUNDS_MAX = 12;
 
 /** Bytes of batches one partition contributes to a follower fetch (first batch always whole). */
 export const REPLICA_FETCH_PARTITION_BYTES_MAX = 1024 * 1024;
@@ -67,6 +99,15 @@ export const RETENTION_CHECK_INTERVAL_MS = 300_000;
 
 /** Deadline of one AlterPartition call to the controller. */
 export const ALTER_PARTITION_TIMEOUT_MS = 5_000;
+
+/**
+ * Partitions in one AlterPartition request (at most the controller's
+ * `ALTER_PARTITIONS_ITEMS_MAX`; ~100 bytes each, well inside a request body).
+ */
+export const ALTER_PARTITION_BATCH_MAX = 2_000;
+
+/** ISR changes waiting for the next AlterPartition request; more are refused (NOT_READY). */
+export const ALTER_PARTITION_QUEUE_MAX = 2 * REPLICAS_PER_BROKER_MAX;
 
 /** Bytes read at a time when checksumming or replaying a log. */
 export const LOG_SCAN_CHUNK_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
 /**
- * The internal follower fetch RPC (`POST /internal/replica/fetch`): one
- * request per (follower, leader) pair carries every partition the follower
- * replicates from that leader.
+ * The internal follower fetch RPC (`POST /internal/replica/fetch`): a
+ * request carries up to 1,000 of the partitions a follower replicates from
+ * one leader (a follower keeps several in flight when it follows more).
  *
  * Request: JSON ({@link ReplicaFetchRequest}).
  *

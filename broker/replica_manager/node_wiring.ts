@@ -1,18 +1,19 @@
 /**
  * How a broker node builds its replica manager: follower fetches over the
  * node's shared HTTP/2 client to the leaders' internal listeners, ISR
- * changes through the controller's "alter-partition" operation, and the
+ * changes batched through the controller's "alter-partitions" operation, and the
  * metadata image from the quorum. Kept here so that `broker/node.ts` (shared
  * by several subsystems) only needs one call.
  *
  * @module
  */
 
-import { StromError } from "@strom/client";
+import { isErrorCode, StromError } from "@strom/client";
 import type { H2Client } from "@strom/client";
 import type { ControllerClient } from "../controller/controller_client.ts";
 import type { Logger } from "../log.ts";
-import type { MetadataImage, PartitionState } from "../metadata/image.ts";
+import type { AlterPartitionsResponse } from "../controller/quorum_controller.ts";
+import type { MetadataImage } from "../metadata/image.ts";
 import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
 import { ALTER_PARTITION_TIMEOUT_MS } from "./config.ts";
 import { httpReplicaFetchTransport } from "./replica_http.ts";
@@ -44,21 +45,31 @@ export function createNodeReplicaManager(w: ReplicaManagerWiring): ReplicaManage
     logger: w.logger,
     transport: httpReplicaFetchTransport(w.http, () => w.quorum.image),
     ...(w.replicaLagTimeMaxMs === undefined ? {} : { replicaLagTimeMaxMs: w.replicaLagTimeMaxMs }),
-    alterPartition: async (request) => {
+    alterPartitions: async (requests) => {
       const brokerEpoch = w.brokerEpoch();
       if (brokerEpoch === undefined) {
         throw new StromError("NOT_READY", "this broker is not registered with the controller yet");
       }
-      const { response } = await w.controller.call<PartitionState>("alter-partition", {
+      const { response } = await w.controller.call<AlterPartitionsResponse>("alter-partitions", {
         brokerId: w.nodeId,
         brokerEpoch,
-        topicId: request.topicId,
-        partition: request.partition,
-        leaderEpoch: request.leaderEpoch,
-        partitionEpoch: request.partitionEpoch,
-        isr: [...request.isr],
+        partitions: requests.map((r) => ({
+          topicId: r.topicId,
+          partition: r.partition,
+          leaderEpoch: r.leaderEpoch,
+          partitionEpoch: r.partitionEpoch,
+          isr: [...r.isr],
+        })),
       }, ALTER_PARTITION_TIMEOUT_MS);
-      return response;
+      return response.partitions.map((p) =>
+        p.error === undefined ? { ok: true as const, state: p.state! } : {
+          ok: false as const,
+          error: new StromError(
+            isErrorCode(p.error.code) ? p.error.code : "UNKNOWN_SERVER_ERROR",
+            p.error.message,
+          ),
+        }
+      );
     },
   });
 }

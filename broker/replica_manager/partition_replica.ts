@@ -232,7 +232,7 @@ export class PartitionReplica {
           this.#leaderEffects(role, role.core.updateAssignment(a));
           return;
         }
-        await this.#becomeLeader(a);
+        this.#becomeLeader(a);
         return;
       }
       if (role?.kind === "follower") {
@@ -246,14 +246,17 @@ export class PartitionReplica {
     }, { essential: true });
   }
 
-  async #becomeLeader(a: PartitionState): Promise<void> {
+  #becomeLeader(a: PartitionState): void {
     const hw = Math.min(this.highWatermark, this.log.logEndOffset);
     this.#resign(`leader epoch ${a.leaderEpoch} starts`);
     // Kafka's rule: the new epoch starts at the LEO, recorded before any
-    // append, so that followers' divergence checks see it at once.
-    if (this.log.epochCache.assign(a.leaderEpoch, this.log.logEndOffset)) {
-      await this.log.epochCache.persist(this.log.disk, this.log.dir);
-    }
+    // append, so that followers' divergence checks see it at once. In memory
+    // only (as Kafka since KAFKA-15046): the log persists it with the first
+    // append in this epoch, before that append is visible. A crash before then
+    // loses an epoch that holds no records, which nothing depends on; and a
+    // broker taking over 3,000 leaderships at once does not wait for 6,000
+    // fsyncs before the first of them can serve.
+    this.log.epochCache.assign(a.leaderEpoch, this.log.logEndOffset);
     const core = new PartitionLeader({
       partition: this.label,
       localBrokerId: this.ctx.localBrokerId,
@@ -473,7 +476,8 @@ export class PartitionReplica {
   }
 
   #sendAlterPartition(role: LeaderRole, intent: AlterPartitionIntent): void {
-    this.ctx.logger.info("asking the controller to change the ISR", {
+    // One line per partition at debug: the batch it travels in is logged at info.
+    this.ctx.logger.debug("asking the controller to change the ISR", {
       partition: this.label,
       kind: intent.kind,
       isr: intent.isr.join(","),
@@ -493,7 +497,7 @@ export class PartitionReplica {
         const e = error instanceof StromError
           ? error
           : new StromError("NETWORK_EXCEPTION", String(error));
-        this.ctx.logger.warn("ISR change refused or failed", {
+        this.ctx.logger.debug("ISR change refused or failed", {
           partition: this.label,
           code: e.code,
           error: e.message,
@@ -812,15 +816,18 @@ export class PartitionReplica {
 
   // ---- periodic work ------------------------------------------------------
 
-  /** ISR lag checks and purgatory deadlines (call every few tens of ms). */
-  tick(nowMs: number): void {
+  /**
+   * Purgatory deadlines (call every few tens of ms) and, when `checkIsr`, the
+   * ISR lag check (often enough if every tenth of the lag time).
+   */
+  tick(nowMs: number, checkIsr = true): void {
     const role = this.#role;
     if (role?.kind !== "leader") return;
-    if (role.core.isLeader && nowMs >= role.alterRetryAfterMs) {
+    if (checkIsr && role.core.isLeader && nowMs >= role.alterRetryAfterMs) {
       this.#leaderEffects(role, role.core.tick(nowMs));
     }
-    this.#deliver(role.produce.expire(nowMs));
-    for (const id of role.fetches.expire(nowMs)) this.#wakeFetch(id);
+    if (role.produce.size > 0) this.#deliver(role.produce.expire(nowMs));
+    if (role.fetches.size > 0) { for (const id of role.fetches.expire(nowMs)) this.#wakeFetch(id); }
   }
 
   /** Writes the producer state snapshot if the state moved since the last one. */

@@ -1,18 +1,42 @@
 /**
  * The follower side of replication for one source broker (Kafka's
- * `ReplicaFetcherThread`): one loop per leader broker, not per partition,
- * that long-polls the leader with every partition this broker follows from
- * it in one request, applies each partition's answer (append, truncate, back
- * off) and asks again. A partition whose leader changes simply stops being
- * picked by this fetcher and is picked by the new leader's; an answer that
- * arrives for it late is ignored by its core (requests match by identity).
+ * `ReplicaFetcherThread`): one fetcher per leader broker, not per partition,
+ * that long-polls the leader with the partitions this broker follows from
+ * it, applies each partition's answer (append, truncate, back off) and asks
+ * again. A partition whose leader changes simply stops being picked by this
+ * fetcher and is picked by the new leader's; an answer that arrives for it
+ * late is ignored by its core (requests match by identity).
+ *
+ * A request carries at most {@link REPLICA_FETCH_PARTITIONS_MAX} partitions,
+ * so a broker that follows more than that from one leader keeps several
+ * requests ("rounds") parked on the leader at once, each with its own
+ * partitions (a partition has at most one fetch in flight): every partition
+ * is waiting on the leader, and an append anywhere is answered at once.
+ *
+ * Partitions that had news (records, a divergence, an error) within the
+ * last {@link HOT_KEEP_MS}, and partitions new to this fetcher until their
+ * first answer, are "hot" and travel in rounds of their own (at most
+ * {@link REPLICA_FETCH_HOT_ROUNDS_MAX}, with the short wait): the leader
+ * answers a round as soon as any of its partitions has records, and a busy
+ * partition must not drag up to a thousand idle ones through every round trip
+ * with it. Quiet ("cold") partitions share rounds with the long wait, at most
+ * {@link COLD_ROUNDS_SPARE} more than they need when full, so partitions that
+ * go quiet one by one do not add rounds without end. A partition never waits
+ * for room of its own kind while the other kind has some. Partitions not in a
+ * round wait in `#idle`, in the order they came back (the oldest is picked
+ * first, so none starves).
  *
  * @module
  */
 
 import type { Logger } from "../log.ts";
 import type { FollowerFetchRequest } from "../replica/follower_state.ts";
-import { REPLICA_FETCH_BACKOFF_MS, REPLICA_FETCH_PARTITIONS_MAX } from "./config.ts";
+import {
+  REPLICA_FETCH_BACKOFF_MS,
+  REPLICA_FETCH_HOT_ROUNDS_MAX,
+  REPLICA_FETCH_PARTITIONS_MAX,
+  REPLICA_FETCH_ROUNDS_MAX,
+} from "./config.ts";
 import type { ReplicaFetchRequest, ReplicaFetchResponse } from "./fetch_wire.ts";
 import type { PartitionReplica } from "./partition_replica.ts";
 
@@ -27,11 +51,34 @@ export type ReplicaFetchTransport = (
 export interface ReplicaFetcherDeps {
   readonly localBrokerId: number;
   readonly transport: ReplicaFetchTransport;
-  /** The local replicas (the fetcher picks those that follow its leader). */
+  /**
+   * The local replicas (the fetcher keeps those that follow its leader).
+   * Read on {@link ReplicaFetcher.start} and {@link ReplicaFetcher.wake}.
+   */
   replicas(): Iterable<PartitionReplica>;
+  /** Long-poll wait of hot rounds. */
   readonly fetchWaitMs: number;
+  /**
+   * Long-poll wait of cold rounds (default: `fetchWaitMs`). The leader answers
+   * a parked round at once when one of its partitions gets records or changes
+   * leader, so a longer wait only makes idle partitions cheaper.
+   */
+  readonly coldFetchWaitMs?: number;
+  /** How long a partition stays hot after news; default {@link HOT_KEEP_MS}. */
+  readonly hotKeepMs?: number;
   readonly logger: Logger;
 }
+
+/** Longest the loop sleeps with nothing to do before looking again. */
+const IDLE_RECHECK_MS = 1_000;
+/**
+ * A partition stays hot this long after its last answer with news: between
+ * records, a busy partition's answers often carry only a new high watermark,
+ * and it must not fall back among the idle ones for that.
+ */
+export const HOT_KEEP_MS = 5_000;
+/** Cold rounds allowed beyond those that full rounds would need. */
+export const COLD_ROUNDS_SPARE = 4;
 
 /** Fetches every partition led by one broker. */
 export class ReplicaFetcher {
@@ -39,6 +86,21 @@ export class ReplicaFetcher {
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
   #wake: (() => void) | undefined;
+  /** Set by {@link wake}: the partition set must be read again. */
+  #stale = true;
+  /** Replicas following this fetcher's leader. */
+  #members = new Set<PartitionReplica>();
+  /** Members not in a round, oldest first. */
+  #idle = new Set<PartitionReplica>();
+  /** When each member's last answer with news came. */
+  #newsAtMs = new Map<PartitionReplica, number>();
+  /** Members new here that have had no answer yet (hot: their first fetch should be quick). */
+  #fresh = new Set<PartitionReplica>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #hotRounds = 0;
+  #coldRounds = 0;
+  /** No new round before this (after a failed request). */
+  #pauseUntilMs = 0;
   /** Rounds completed, for tests and metrics. */
   rounds = 0;
 
@@ -50,9 +112,10 @@ export class ReplicaFetcher {
     this.#loop = this.#run();
   }
 
-  /** Cuts a pause short (a partition was added or its backoff ended). */
+  /** Re-reads the partition set (a partition was added, moved or closed) and looks for work. */
   wake(): void {
-    this.#wake?.();
+    this.#stale = true;
+    this.#poke();
   }
 
   /** Whether any local replica follows this fetcher's leader. */
@@ -61,42 +124,183 @@ export class ReplicaFetcher {
     return false;
   }
 
-  /** Stops the loop, aborting the fetch in flight. */
+  /** Rounds (requests) in flight now. */
+  get roundsInFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Stops the loop, aborting the fetches in flight. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#abort.abort();
-    this.#wake?.();
+    this.#poke();
     await this.#loop;
+    await Promise.all(this.#inFlight);
+  }
+
+  #poke(): void {
+    this.#wake?.();
   }
 
   async #run(): Promise<void> {
     while (this.#running) {
+      let waitMs = IDLE_RECHECK_MS;
       try {
-        const waitMs = await this.#round();
-        if (waitMs > 0) await this.#sleep(waitMs);
+        if (this.#stale) this.#refresh();
+        waitMs = this.#startRounds();
       } catch (e) {
         this.deps.logger.warn("replica fetcher round failed", {
           leaderId: this.leaderId,
           error: (e as Error).message,
         });
-        await this.#sleep(REPLICA_FETCH_BACKOFF_MS);
+        waitMs = REPLICA_FETCH_BACKOFF_MS;
+      }
+      await this.#sleep(waitMs);
+    }
+  }
+
+  /** Re-reads which replicas follow this leader. */
+  #refresh(): void {
+    this.#stale = false;
+    const members = new Set<PartitionReplica>();
+    for (const r of this.deps.replicas()) if (r.followedLeaderId === this.leaderId) members.add(r);
+    for (const r of this.#members) {
+      if (members.has(r)) continue;
+      this.#forget(r);
+    }
+    for (const r of members) {
+      if (this.#members.has(r)) continue;
+      this.#idle.add(r);
+      this.#fresh.add(r);
+    }
+    this.#members = members;
+  }
+
+  /** Starts rounds while there is room and something to fetch; returns how long to sleep. */
+  #startRounds(): number {
+    const now = Date.now();
+    if (now < this.#pauseUntilMs) return this.#pauseUntilMs - now;
+    const coldMax = Math.min(
+      Math.ceil(this.#members.size / REPLICA_FETCH_PARTITIONS_MAX) + COLD_ROUNDS_SPARE,
+      REPLICA_FETCH_ROUNDS_MAX - REPLICA_FETCH_HOT_ROUNDS_MAX,
+    );
+    for (;;) {
+      const hotRoom = this.#hotRounds < REPLICA_FETCH_HOT_ROUNDS_MAX;
+      const coldRoom = this.#coldRounds < coldMax;
+      if (!hotRoom && !coldRoom) break;
+      const { hot, cold } = this.#candidates(now);
+      // Each kind in its own rounds; either kind in the other's when its own are all out.
+      const attempts: [PartitionReplica[], "hot" | "cold"][] = [];
+      if (hotRoom) attempts.push([hot, "hot"]);
+      if (coldRoom) attempts.push([cold, "cold"]);
+      if (!coldRoom) attempts.push([cold, "hot"]);
+      if (!hotRoom) attempts.push([hot, "cold"]);
+      let launched = false;
+      for (const [list, kind] of attempts) {
+        const picked = this.#fetchesFor(list);
+        if (picked.length === 0) continue;
+        this.#launch(picked, kind);
+        launched = true;
+        break;
+      }
+      if (!launched) break;
+    }
+    // Members left idle are backing off or waiting for room: look again soon.
+    return this.#idle.size > 0 ? REPLICA_FETCH_BACKOFF_MS / 2 : IDLE_RECHECK_MS;
+  }
+
+  #launch(
+    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
+    kind: "hot" | "cold",
+  ) {
+    if (kind === "hot") this.#hotRounds++;
+    else this.#coldRounds++;
+    const waitMs = kind === "hot"
+      ? this.deps.fetchWaitMs
+      : (this.deps.coldFetchWaitMs ?? this.deps.fetchWaitMs);
+    const round: Promise<void> = this.#round(picked, waitMs).finally(() => {
+      if (kind === "hot") this.#hotRounds--;
+      else this.#coldRounds--;
+      this.#inFlight.delete(round);
+      this.#poke();
+    });
+    this.#inFlight.add(round);
+  }
+
+  /** Idle members for the next round, oldest first, at most {@link REPLICA_FETCH_PARTITIONS_MAX} of each kind. */
+  #candidates(now: number): { hot: PartitionReplica[]; cold: PartitionReplica[] } {
+    const hot: PartitionReplica[] = [];
+    const cold: PartitionReplica[] = [];
+    for (const replica of this.#idle) {
+      if (replica.followedLeaderId !== this.leaderId) {
+        // Closed or moved since the last refresh; the next refresh may bring it back.
+        this.#forget(replica);
+        this.#members.delete(replica);
+        continue;
+      }
+      const list = this.#isHot(replica, now) ? hot : cold;
+      if (list.length < REPLICA_FETCH_PARTITIONS_MAX) list.push(replica);
+      if (
+        hot.length >= REPLICA_FETCH_PARTITIONS_MAX && cold.length >= REPLICA_FETCH_PARTITIONS_MAX
+      ) {
+        break;
+      }
+    }
+    return { hot, cold };
+  }
+
+  #isHot(replica: PartitionReplica, now: number): boolean {
+    return this.#fresh.has(replica) ||
+      now - (this.#newsAtMs.get(replica) ?? -Infinity) < (this.deps.hotKeepMs ?? HOT_KEEP_MS);
+  }
+
+  #forget(replica: PartitionReplica): void {
+    this.#idle.delete(replica);
+    this.#newsAtMs.delete(replica);
+    this.#fresh.delete(replica);
+  }
+
+  /** Fetches for those of `replicas` not backing off; they leave the idle set. */
+  #fetchesFor(
+    replicas: readonly PartitionReplica[],
+  ): { replica: PartitionReplica; fetch: FollowerFetchRequest }[] {
+    const picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[] = [];
+    for (const replica of replicas) {
+      const fetch = replica.nextFollowerFetch();
+      if (fetch === undefined) continue; // backing off
+      this.#idle.delete(replica);
+      picked.push({ replica, fetch });
+    }
+    return picked;
+  }
+
+  /** One request to the leader and the application of its answer. */
+  async #round(
+    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
+    waitMs: number,
+  ) {
+    try {
+      await this.#fetchAndApply(picked, waitMs);
+      this.rounds++;
+    } catch (e) {
+      this.deps.logger.warn("replica fetcher round failed", {
+        leaderId: this.leaderId,
+        error: (e as Error).message,
+      });
+    } finally {
+      for (const { replica } of picked) {
+        if (this.#members.has(replica)) this.#idle.add(replica);
       }
     }
   }
 
-  /** One fetch round; returns how long to pause before the next. */
-  async #round(): Promise<number> {
-    const picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[] = [];
-    for (const replica of this.deps.replicas()) {
-      if (picked.length >= REPLICA_FETCH_PARTITIONS_MAX) break;
-      if (replica.followedLeaderId !== this.leaderId) continue;
-      const fetch = replica.nextFollowerFetch();
-      if (fetch !== undefined) picked.push({ replica, fetch });
-    }
-    if (picked.length === 0) return REPLICA_FETCH_BACKOFF_MS / 2;
+  async #fetchAndApply(
+    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
+    waitMs: number,
+  ): Promise<void> {
     const request: ReplicaFetchRequest = {
       replicaId: this.deps.localBrokerId,
-      maxWaitMs: this.deps.fetchWaitMs,
+      maxWaitMs: waitMs,
       partitions: picked.map(({ replica, fetch }) => ({
         topic: replica.topic,
         partition: replica.partition,
@@ -112,12 +316,13 @@ export class ReplicaFetcher {
     } catch (e) {
       for (const { replica, fetch } of picked) replica.abandonFollowerFetch(fetch);
       if (this.#running) {
+        this.#pauseUntilMs = Date.now() + REPLICA_FETCH_BACKOFF_MS;
         this.deps.logger.debug("replica fetch failed", {
           leaderId: this.leaderId,
           error: (e as Error).message,
         });
       }
-      return REPLICA_FETCH_BACKOFF_MS;
+      return;
     }
     const byKey = new Map(response.partitions.map((p) => [`${p.topic}-${p.partition}`, p]));
     await Promise.all(picked.map(async ({ replica, fetch }) => {
@@ -125,6 +330,10 @@ export class ReplicaFetcher {
       if (result === undefined) {
         replica.abandonFollowerFetch(fetch);
         return;
+      }
+      this.#fresh.delete(replica);
+      if (result.kind !== "read" || result.batches.length > 0) {
+        this.#newsAtMs.set(replica, Date.now());
       }
       try {
         await replica.applyFollowerFetch(fetch, result);
@@ -136,11 +345,10 @@ export class ReplicaFetcher {
         });
       }
     }));
-    this.rounds++;
-    return 0;
   }
 
   #sleep(ms: number): Promise<void> {
+    if (!this.#running) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -3,6 +3,11 @@ import { decodeRecordBatches, readBatchHeader } from "@strom/client";
 import type { ReplicaManager } from "./replica_manager.ts";
 import type { StromError } from "@strom/client";
 import { makeImage, partitionState, TestCluster, textBatch, waitFor } from "./_test_cluster.ts";
+import { ReplicaManager as Manager } from "./replica_manager.ts";
+import { SimDisk } from "../storage/sim_disk.ts";
+import type { Disk } from "../storage/disk.ts";
+import { createLogger } from "../log.ts";
+import { LOG_OPENS_CONCURRENT_MAX } from "./config.ts";
 
 const TOPIC = "orders";
 
@@ -74,10 +79,10 @@ Deno.test("reconciliation opens a leader and two followers, and acks=all complet
 });
 
 Deno.test("acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, appending nothing", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image({}, [1]));
+  // Paused from the start: a fetch before the pause would let the leader propose adding them back.
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image({}, [1]), { paused: [2, 3] });
   try {
     const leader = cluster.managers.get(1)!;
-    cluster.paused.add(2).add(3);
     await assert.rejects(
       leader.produce({
         topic: TOPIC,
@@ -212,6 +217,57 @@ Deno.test("a follower that stops fetching leaves the ISR after the lag time and 
     cluster.paused.delete(3);
     await waitFor("broker 3 to rejoin", () => cluster.state(TOPIC, 0).isr.includes(3));
     assert.deepEqual(cluster.state(TOPIC, 0).isr, [1, 2, 3]);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("ISR changes of many partitions go to the controller in few batched requests; a stale one fails alone", async () => {
+  const count = 40;
+  const image = makeImage(1, [1, 2, 3], [{
+    name: TOPIC,
+    partitions: Array.from({ length: count }, () => partitionState([1, 2, 3], 1, 0)),
+  }]);
+  const cluster = await TestCluster.start([1, 2, 3], image, { replicaLagTimeMaxMs: 300 });
+  try {
+    const leader = cluster.managers.get(1)!;
+    // Partition 5's partition epoch moved on at the controller, unknown to the brokers.
+    const stale = cluster.state(TOPIC, 5);
+    cluster.changeWithoutPublishing(TOPIC, 5, { ...stale, partitionEpoch: 1 });
+    cluster.paused.add(3);
+    for (let p = 0; p < count; p++) {
+      await leader.produce({
+        topic: TOPIC,
+        partition: p,
+        batches: textBatch([`r${p}`]),
+        acks: "1",
+        timeoutMs: 5_000,
+      });
+    }
+    const others = Array.from({ length: count }, (_, p) => p).filter((p) => p !== 5);
+    await waitFor(
+      "broker 3 to leave every ISR but partition 5's",
+      () => others.every((p) => !cluster.state(TOPIC, p).isr.includes(3)),
+    );
+    assert.ok(cluster.state(TOPIC, 5).isr.includes(3), "the stale change was refused");
+    const batches = cluster.alterBatches.length;
+    assert.ok(batches <= 8, `${batches} requests for ${count} partitions: ${cluster.alterBatches}`);
+    assert.ok(cluster.alterBatches.some((n) => n > 1), `batches: ${cluster.alterBatches}`);
+    assert.equal(leader.alterPartitionBatchesSent, batches);
+    // Once the brokers learn partition 5's epoch, its leader proposes again and it shrinks too.
+    await cluster.publish(cluster.image);
+    await waitFor("partition 5 to shrink", () => !cluster.state(TOPIC, 5).isr.includes(3));
+    cluster.paused.delete(3);
+    const before = cluster.alterBatches.length;
+    await waitFor(
+      "broker 3 to rejoin every ISR",
+      () =>
+        Array.from({ length: count }, (_, p) => cluster.state(TOPIC, p).isr.includes(3)).every(
+          Boolean,
+        ),
+    );
+    const rejoin = cluster.alterBatches.slice(before);
+    assert.ok(rejoin.length <= 8, `${rejoin.length} requests to rejoin ${count} ISRs: ${rejoin}`);
   } finally {
     await cluster.stop();
   }
@@ -497,5 +553,140 @@ Deno.test("enforceRetention() deletes segments past the topic's retention.ms and
     assert.equal((await produce(m, textBatch(["new"]))).baseOffset, 2);
   } finally {
     await cluster.stop();
+  }
+});
+
+Deno.test("a newer image is applied before the rest of a long batch of log opens", async () => {
+  // Opening 10,000 logs takes seconds; a leadership change arriving meanwhile must not wait for
+  // all of them. The disk holds every "slow" partition's open until the gate opens.
+  const sim = new SimDisk({ seed: 3 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const disk: Disk = {
+    open: (path, options) => sim.open(path, options),
+    list: (dir) => sim.list(dir),
+    mkdirp: async (dir) => {
+      if (dir.includes("/slow-")) await gate;
+      return sim.mkdirp(dir);
+    },
+    remove: (path) => sim.remove(path),
+    rename: (from, to) => sim.rename(from, to),
+    syncDir: (dir) => sim.syncDir(dir),
+    sizeOf: (path) => sim.sizeOf(path),
+  };
+  const lines: string[] = [];
+  const manager = new Manager({
+    localBrokerId: 1,
+    dataDir: "/data",
+    disk,
+    logger: createLogger({ level: "info", sink: (line) => lines.push(line) }),
+    transport: () => Promise.reject(new Error("no other broker in this test")),
+    alterPartitions: (requests) =>
+      Promise.resolve(
+        requests.map(() => ({ ok: false as const, error: new Error("unused") as never })),
+      ),
+    tickMs: 0,
+    hwCheckpointIntervalMs: 0,
+    retentionCheckIntervalMs: 0,
+  });
+  const slowCount = LOG_OPENS_CONCURRENT_MAX * 3;
+  const topics = (fastLeader: number, offset: number) =>
+    makeImage(offset, [1, 2, 3], [
+      { name: "fast", partitions: [partitionState([1, 2, 3], fastLeader, offset - 1)] },
+      {
+        name: "slow",
+        partitions: Array.from({ length: slowCount }, () => partitionState([1, 2, 3], 2, 0)),
+      },
+    ]);
+  try {
+    await manager.start();
+    const first = manager.applyImage(topics(2, 1));
+    await waitFor(
+      "fast-0 to follow broker 2",
+      () => manager.replica("fast", 0)?.role === "follower",
+    );
+    const second = manager.applyImage(topics(1, 2));
+    release();
+    await Promise.all([first, second]);
+    assert.equal(manager.replica("fast", 0)?.role, "leader");
+    assert.equal(manager.replicas.length, 1 + slowCount, "every log opened in the end");
+    const led = lines.findIndex((l) => l.includes("became leader partition=fast-0"));
+    const slowOpenedBefore = lines.slice(0, led).filter((l) =>
+      l.includes("partition log opened") && l.includes("/slow-")
+    ).length;
+    assert.ok(
+      slowOpenedBefore < slowCount,
+      `fast-0 led after ${slowOpenedBefore} of ${slowCount} slow logs opened`,
+    );
+  } finally {
+    await manager.stop();
+  }
+});
+
+Deno.test("log opens cut short by newer images all happen, and a failed open is retried", async () => {
+  // Reconciliation is incremental: a topic counts as done only when all its local partitions are
+  // open. Opens left for a newer image, or that failed, must be picked up by the next image.
+  const count = 3 * LOG_OPENS_CONCURRENT_MAX * 4;
+  const cluster = await TestCluster.start([1, 2, 3], makeImage(1, [1, 2, 3], []));
+  try {
+    const image = makeImage(2, [1, 2, 3], [{
+      name: "many",
+      partitions: Array.from(
+        { length: count },
+        (_, i) => partitionState([1, 2, 3], 1 + (i % 3), 0),
+      ),
+    }]);
+    const first = cluster.publish(image);
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      cluster.image = { ...cluster.image, offset: cluster.image.offset + 1 };
+      for (const m of cluster.managers.values()) m.applyImage(cluster.image);
+    }
+    await first;
+    await cluster.settle();
+    for (const m of cluster.managers.values()) assert.equal(m.replicas.length, count);
+  } finally {
+    await cluster.stop();
+  }
+
+  const sim = new SimDisk({ seed: 5 });
+  let failures = 1;
+  const disk: Disk = {
+    open: (path, options) => sim.open(path, options),
+    list: (dir) => sim.list(dir),
+    mkdirp: (dir) => {
+      if (dir.endsWith("/flaky-0") && failures-- > 0) {
+        return Promise.reject(new Error("injected: no space left on device"));
+      }
+      return sim.mkdirp(dir);
+    },
+    remove: (path) => sim.remove(path),
+    rename: (from, to) => sim.rename(from, to),
+    syncDir: (dir) => sim.syncDir(dir),
+    sizeOf: (path) => sim.sizeOf(path),
+  };
+  const manager = new Manager({
+    localBrokerId: 1,
+    dataDir: "/data",
+    disk,
+    logger: createLogger({ level: "error", sink: () => {} }),
+    transport: () => Promise.reject(new Error("no other broker in this test")),
+    alterPartitions: () => Promise.reject(new Error("no controller in this test")),
+    tickMs: 0,
+    hwCheckpointIntervalMs: 0,
+    retentionCheckIntervalMs: 0,
+  });
+  try {
+    await manager.start();
+    const flaky = makeImage(1, [1, 2, 3], [{
+      name: "flaky",
+      partitions: [partitionState([1, 2, 3], 1, 0)],
+    }]);
+    await manager.applyImage(flaky);
+    assert.equal(manager.replica("flaky", 0), undefined, "the first open failed");
+    await manager.applyImage({ ...flaky, offset: 2 });
+    assert.equal(manager.replica("flaky", 0)?.role, "leader", "retried with the next image");
+  } finally {
+    await manager.stop();
   }
 });

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../log.ts";
+import type { FollowerFetchRequest } from "../replica/follower_state.ts";
+import { REPLICA_FETCH_PARTITIONS_MAX } from "./config.ts";
+import type {
+  ReplicaFetchPartitionResult,
+  ReplicaFetchRequest,
+  ReplicaFetchResponse,
+} from "./fetch_wire.ts";
+import type { PartitionReplica } from "./partition_replica.ts";
+import { COLD_ROUNDS_SPARE, ReplicaFetcher } from "./replica_fetcher.ts";
+
+const LEADER = 2;
+const WAIT_MS = 40;
+
+/** The part of a replica the fetcher uses: one fetch in flight, answers counted. */
+class FakeReplica {
+  readonly topic = "t";
+  readonly label: string;
+  followedLeaderId: number | undefined = LEADER;
+  highWatermark = 0;
+  inFlight: FollowerFetchRequest | undefined;
+  answers = 0;
+  records = 0;
+  #next = 1;
+  constructor(readonly partition: number) {
+    this.label = `t-${partition}`;
+  }
+  nextFollowerFetch(): FollowerFetchRequest | undefined {
+    if (this.inFlight !== undefined) return undefined;
+    this.inFlight = {
+      requestId: this.#next++,
+      leaderId: LEADER,
+      replicaId: 1,
+      currentLeaderEpoch: 0,
+      fetchOffset: this.records,
+      lastFetchedEpoch: -1,
+    };
+    return this.inFlight;
+  }
+  abandonFollowerFetch(req: FollowerFetchRequest): void {
+    if (this.inFlight === req) this.inFlight = undefined;
+  }
+  applyFollowerFetch(req: FollowerFetchRequest, r: ReplicaFetchPartitionResult): Promise<void> {
+    assert.equal(this.inFlight, req, `${this.label}: an answer to the fetch in flight`);
+    this.inFlight = undefined;
+    this.answers++;
+    this.records += r.batches.length;
+    return Promise.resolve();
+  }
+}
+
+/** A leader that parks each request until one of its partitions has records, or WAIT_MS. */
+class FakeLeader {
+  readonly requests: ReplicaFetchRequest[] = [];
+  maxInFlight = 0;
+  #inFlight = 0;
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+  /** Records waiting per partition. */
+  readonly pending = new Map<number, number>();
+  readonly #wakers = new Set<() => void>();
+
+  transport = async (
+    leaderId: number,
+    request: ReplicaFetchRequest,
+    signal: AbortSignal,
+  ): Promise<ReplicaFetchResponse> => {
+    assert.equal(leaderId, LEADER);
+    this.requests.push(request);
+    this.#inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
+    try {
+      const hasNews = () =>
+        request.partitions.some((p) => (this.pending.get(p.partition) ?? 0) > 0);
+      if (!hasNews()) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.#wakers.delete(check);
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          const check = () => hasNews() && done();
+          const timer = setTimeout(done, WAIT_MS);
+          this.#wakers.add(check);
+          signal.addEventListener("abort", done);
+        });
+      }
+      if (signal.aborted) throw new Error("aborted");
+      return {
+        partitions: request.partitions.map((p) => {
+          const n = this.pending.get(p.partition) ?? 0;
+          this.pending.delete(p.partition);
+          return {
+            topic: p.topic,
+            partition: p.partition,
+            kind: "read" as const,
+            highWatermark: 0,
+            logStartOffset: 0,
+            batches: new Uint8Array(n),
+          };
+        }),
+      };
+    } finally {
+      this.#inFlight--;
+    }
+  };
+
+  /** Appends `n` records to a partition: a parked request holding it answers at once. */
+  append(partition: number, n = 1): void {
+    this.pending.set(partition, (this.pending.get(partition) ?? 0) + n);
+    for (const check of [...this.#wakers]) check();
+  }
+}
+
+function setup(count: number, hotKeepMs = 100) {
+  const replicas = Array.from({ length: count }, (_, i) => new FakeReplica(i));
+  const leader = new FakeLeader();
+  const fetcher = new ReplicaFetcher(LEADER, {
+    localBrokerId: 1,
+    transport: leader.transport,
+    replicas: () => replicas as unknown as PartitionReplica[],
+    fetchWaitMs: WAIT_MS,
+    hotKeepMs,
+    logger: createLogger({ sink: () => {} }),
+  });
+  return { replicas, leader, fetcher };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("ReplicaFetcher keeps every partition parked on the leader, past 1,000 per request", async () => {
+  const { replicas, leader, fetcher } = setup(2_500);
+  fetcher.start();
+  try {
+    await until("every partition answered twice", () => replicas.every((r) => r.answers >= 2));
+    assert.ok(
+      leader.requests.every((r) => r.partitions.length <= REPLICA_FETCH_PARTITIONS_MAX),
+      "no request is over the limit",
+    );
+    assert.ok(leader.maxInFlight >= 3, `${leader.maxInFlight} requests parked at once`);
+    // The first requests cover all partitions once each.
+    const first = leader.requests.slice(0, 3).flatMap((r) => r.partitions.map((p) => p.partition));
+    assert.equal(new Set(first).size, 2_500);
+    assert.equal(first.length, 2_500);
+    // So a record for any partition, the last one included, is fetched right away.
+    const before = leader.requests.length;
+    leader.append(2_499);
+    await until("the record of the last partition", () => replicas[2_499].records === 1);
+    assert.ok(leader.requests.length - before <= 4, "no scan through the other partitions first");
+  } finally {
+    await fetcher.stop();
+  }
+});
+
+Deno.test("ReplicaFetcher: a busy partition travels in rounds of its own", async () => {
+  const { replicas, leader, fetcher } = setup(1_500, 60_000);
+  fetcher.start();
+  try {
+    await until("every partition answered", () => replicas.every((r) => r.answers >= 1));
+    for (let n = 1; n <= 5; n++) {
+      leader.append(7);
+      await until(`record ${n}`, () => replicas[7].records === n);
+    }
+    // After its first record, partition 7 is hot: its requests carry it alone.
+    const withSeven = leader.requests.filter((r) => r.partitions.some((p) => p.partition === 7));
+    const sizes = withSeven.slice(-4).map((r) => r.partitions.length);
+    assert.deepEqual(sizes, [1, 1, 1, 1], `sizes of the last requests carrying partition 7`);
+  } finally {
+    await fetcher.stop();
+  }
+});
+
+Deno.test("ReplicaFetcher: partitions that go quiet again share rounds instead of adding rounds", async () => {
+  const { replicas, leader, fetcher } = setup(1_500);
+  fetcher.start();
+  try {
+    await until("every partition answered", () => replicas.every((r) => r.answers >= 1));
+    // Fifty partitions get a record each, then all go quiet.
+    for (let i = 0; i < 50; i++) leader.append(i * 30);
+    await until("the records", () => replicas.every((r, i) => r.records === (i % 30 ? 0 : 1)));
+    const answered = replicas.map((r) => r.answers);
+    await until(
+      "every partition answered twice more",
+      () => replicas.every((r, i) => r.answers >= answered[i] + 2),
+    );
+    // Quiet past the hot period, all are cold: at most COLD_ROUNDS_SPARE rounds more than full
+    // ones need (2 for 1,500), however they went quiet.
+    await new Promise((r) => setTimeout(r, 150));
+    const answeredAgain = replicas.map((r) => r.answers);
+    await until(
+      "another answer each",
+      () => replicas.every((r, i) => r.answers > answeredAgain[i]),
+    );
+    const parked: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      parked.push(leader.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(Math.max(...parked) <= 2 + COLD_ROUNDS_SPARE, `requests parked at once: ${parked}`);
+  } finally {
+    await fetcher.stop();
+  }
+  assert.ok(replicas.every((r) => r.inFlight === undefined));
+});
+
+Deno.test("ReplicaFetcher: partitions beyond the first 1,000 are fetched in every cycle", async () => {
+  // The fetcher used to pick the first 1,000 followed partitions of every round: the rest were
+  // never fetched, so their leaders dropped this broker from their ISRs and never took it back.
+  const { replicas, fetcher } = setup(3_000);
+  fetcher.start();
+  try {
+    for (let cycle = 1; cycle <= 3; cycle++) {
+      await until(`cycle ${cycle}`, () => replicas.every((r) => r.answers >= cycle));
+    }
+    const counts = replicas.map((r) => r.answers);
+    assert.ok(
+      Math.max(...counts) - Math.min(...counts) <= 2,
+      `answers per partition between ${Math.min(...counts)} and ${Math.max(...counts)}`,
+    );
+  } finally {
+    await fetcher.stop();
+  }
+});
+
+Deno.test("ReplicaFetcher follows membership changes and stops cleanly", async () => {
+  const { replicas, leader, fetcher } = setup(10);
+  fetcher.start();
+  try {
+    await until("the first answers", () => replicas.every((r) => r.answers >= 1));
+    for (const r of replicas.slice(5)) r.followedLeaderId = 3; // moved to another leader
+    fetcher.wake();
+    await until(
+      "a request without them",
+      () => leader.requests.at(-1)!.partitions.every((p) => p.partition < 5),
+    );
+    const seen = leader.requests.length;
+    await until("two more requests", () => leader.requests.length >= seen + 2);
+    for (const r of leader.requests.slice(seen)) {
+      assert.ok(r.partitions.every((p) => p.partition < 5), "moved partitions are not fetched");
+    }
+  } finally {
+    await fetcher.stop();
+  }
+  assert.equal(fetcher.roundsInFlight, 0);
+  assert.ok(replicas.every((r) => r.inFlight === undefined), "stop abandons every fetch");
+});
