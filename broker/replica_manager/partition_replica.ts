@@ -222,28 +222,34 @@ export class PartitionReplica {
    * stale leader epochs are ignored).
    */
   applyAssignment(a: PartitionState, topicConfig: TopicConfig): Promise<void> {
-    return this.#queue.run(async () => {
-      if (this.#closed) return;
-      this.#topicConfig = topicConfig;
-      const role = this.#role;
-      if (role !== undefined && a.leaderEpoch < this.leaderEpoch) return;
-      if (a.leader === this.ctx.localBrokerId) {
-        if (role?.kind === "leader" && role.core.leaderEpoch === a.leaderEpoch) {
-          this.#leaderEffects(role, role.core.updateAssignment(a));
-          return;
-        }
-        this.#becomeLeader(a);
-        return;
-      }
-      if (role?.kind === "follower") {
-        role.core.updateLeader(a.leader, a.leaderEpoch);
-        role.backoffUntilMs = 0;
-        this.#notify();
-        return;
-      }
-      if (role?.kind === "leader" && a.leaderEpoch === role.core.leaderEpoch) return;
-      this.#becomeFollower(a);
+    return this.#queue.run(() => {
+      this.#applyAssignmentNow(a, topicConfig);
+      return Promise.resolve();
     }, { essential: true });
+  }
+
+  /** {@link applyAssignment}'s work, in the queue's turn (synchronous: nothing to await). */
+  #applyAssignmentNow(a: PartitionState, topicConfig: TopicConfig): void {
+    if (this.#closed) return;
+    this.#topicConfig = topicConfig;
+    const role = this.#role;
+    if (role !== undefined && a.leaderEpoch < this.leaderEpoch) return;
+    if (a.leader === this.ctx.localBrokerId) {
+      if (role?.kind === "leader" && role.core.leaderEpoch === a.leaderEpoch) {
+        this.#leaderEffects(role, role.core.updateAssignment(a));
+        return;
+      }
+      this.#becomeLeader(a);
+      return;
+    }
+    if (role?.kind === "follower") {
+      role.core.updateLeader(a.leader, a.leaderEpoch);
+      role.backoffUntilMs = 0;
+      this.#notify();
+      return;
+    }
+    if (role?.kind === "leader" && a.leaderEpoch === role.core.leaderEpoch) return;
+    this.#becomeFollower(a);
   }
 
   #becomeLeader(a: PartitionState): void {
