@@ -263,6 +263,14 @@ export class QuorumController {
     return { records, response: { fenced, inControlledShutdown, shutdownReady: false } };
   }
 
+  /** Whether some unfenced broker's session expired (what {@link fenceExpiredBrokers} would fence). */
+  hasExpiredBrokers(image: MetadataImage, nowMs: number): boolean {
+    for (const b of image.brokers.values()) {
+      if (!b.fenced && !this.#alive(b.id, nowMs)) return true;
+    }
+    return false;
+  }
+
   /** Fences brokers whose session expired and moves their leaderships. */
   fenceExpiredBrokers(image: MetadataImage, nowMs: number): ControllerResult<number[]> {
     const records: MetadataRecord[] = [];
