@@ -97,6 +97,8 @@ export class ReplicaFetcher {
   /** Members new here that have had no answer yet (hot: their first fetch should be quick). */
   #fresh = new Set<PartitionReplica>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Answers being applied (their partitions are not idle until done). */
+  readonly #applying = new Set<Promise<void>>();
   #hotRounds = 0;
   #coldRounds = 0;
   /** No new round before this (after a failed request). */
@@ -136,6 +138,7 @@ export class ReplicaFetcher {
     this.#poke();
     await this.#loop;
     await Promise.all(this.#inFlight);
+    await Promise.all(this.#applying);
   }
 
   #poke(): void {
@@ -218,7 +221,12 @@ export class ReplicaFetcher {
     const waitMs = kind === "hot"
       ? this.deps.fetchWaitMs
       : (this.deps.coldFetchWaitMs ?? this.deps.fetchWaitMs);
-    const round: Promise<void> = this.#round(picked, waitMs).finally(() => {
+    const round: Promise<void> = this.#round(picked, waitMs).catch((e) => {
+      this.deps.logger.warn("replica fetcher round failed", {
+        leaderId: this.leaderId,
+        error: (e as Error).message,
+      });
+    }).finally(() => {
       if (kind === "hot") this.#hotRounds--;
       else this.#coldRounds--;
       this.#inFlight.delete(round);
@@ -274,27 +282,14 @@ export class ReplicaFetcher {
     return picked;
   }
 
-  /** One request to the leader and the application of its answer. */
+  /**
+   * One request to the leader. The round (its slot) ends with the answer;
+   * each partition's answer is then applied on its own and the partition is
+   * ready for its next fetch as soon as its own answer is in, not when the
+   * slowest of the round's thousand is (a busy partition must not wait for
+   * replicas whose queues are busy with a leadership change).
+   */
   async #round(
-    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
-    waitMs: number,
-  ) {
-    try {
-      await this.#fetchAndApply(picked, waitMs);
-      this.rounds++;
-    } catch (e) {
-      this.deps.logger.warn("replica fetcher round failed", {
-        leaderId: this.leaderId,
-        error: (e as Error).message,
-      });
-    } finally {
-      for (const { replica } of picked) {
-        if (this.#members.has(replica)) this.#idle.add(replica);
-      }
-    }
-  }
-
-  async #fetchAndApply(
     picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
     waitMs: number,
   ): Promise<void> {
@@ -314,7 +309,10 @@ export class ReplicaFetcher {
     try {
       response = await this.deps.transport(this.leaderId, request, this.#abort.signal);
     } catch (e) {
-      for (const { replica, fetch } of picked) replica.abandonFollowerFetch(fetch);
+      for (const { replica, fetch } of picked) {
+        replica.abandonFollowerFetch(fetch);
+        this.#returnToIdle(replica);
+      }
       if (this.#running) {
         this.#pauseUntilMs = Date.now() + REPLICA_FETCH_BACKOFF_MS;
         this.deps.logger.debug("replica fetch failed", {
@@ -324,27 +322,38 @@ export class ReplicaFetcher {
       }
       return;
     }
+    this.rounds++;
     const byKey = new Map(response.partitions.map((p) => [`${p.topic}-${p.partition}`, p]));
-    await Promise.all(picked.map(async ({ replica, fetch }) => {
+    for (const { replica, fetch } of picked) {
       const result = byKey.get(replica.label);
       if (result === undefined) {
         replica.abandonFollowerFetch(fetch);
-        return;
+        this.#returnToIdle(replica);
+        continue;
       }
       this.#fresh.delete(replica);
       if (result.kind !== "read" || result.batches.length > 0) {
         this.#newsAtMs.set(replica, Date.now());
       }
-      try {
-        await replica.applyFollowerFetch(fetch, result);
-      } catch (e) {
+      const applying: Promise<void> = replica.applyFollowerFetch(fetch, result).catch((e) => {
         replica.abandonFollowerFetch(fetch);
         this.deps.logger.warn("applying a replica fetch failed", {
           partition: replica.label,
           error: (e as Error).message,
         });
-      }
-    }));
+      }).finally(() => {
+        this.#applying.delete(applying);
+        this.#returnToIdle(replica);
+      });
+      this.#applying.add(applying);
+    }
+  }
+
+  /** A partition whose fetch is over is ready for the next one (if still a member). */
+  #returnToIdle(replica: PartitionReplica): void {
+    if (!this.#members.has(replica)) return;
+    this.#idle.add(replica);
+    this.#poke();
   }
 
   #sleep(ms: number): Promise<void> {

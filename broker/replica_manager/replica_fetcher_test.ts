@@ -22,6 +22,8 @@ class FakeReplica {
   inFlight: FollowerFetchRequest | undefined;
   answers = 0;
   records = 0;
+  /** While set, applying an answer waits for it (a replica queue busy with something else). */
+  hold: Promise<void> | undefined;
   #next = 1;
   constructor(readonly partition: number) {
     this.label = `t-${partition}`;
@@ -41,12 +43,12 @@ class FakeReplica {
   abandonFollowerFetch(req: FollowerFetchRequest): void {
     if (this.inFlight === req) this.inFlight = undefined;
   }
-  applyFollowerFetch(req: FollowerFetchRequest, r: ReplicaFetchPartitionResult): Promise<void> {
+  async applyFollowerFetch(req: FollowerFetchRequest, r: ReplicaFetchPartitionResult) {
     assert.equal(this.inFlight, req, `${this.label}: an answer to the fetch in flight`);
+    await this.hold;
     this.inFlight = undefined;
     this.answers++;
     this.records += r.batches.length;
-    return Promise.resolve();
   }
 }
 
@@ -252,4 +254,27 @@ Deno.test("ReplicaFetcher follows membership changes and stops cleanly", async (
   }
   assert.equal(fetcher.roundsInFlight, 0);
   assert.ok(replicas.every((r) => r.inFlight === undefined), "stop abandons every fetch");
+});
+
+Deno.test("ReplicaFetcher: a partition fetches again as soon as its own answer is applied", async () => {
+  // After a leadership change the replicas of a round may be busy (their queues hold role
+  // changes); a busy partition in the same round must not wait for them.
+  const { replicas, leader, fetcher } = setup(50, 60_000);
+  let release!: () => void;
+  replicas[3].hold = new Promise<void>((r) => (release = r));
+  fetcher.start();
+  try {
+    leader.append(7);
+    await until("record 1 of partition 7", () => replicas[7].records === 1);
+    for (let n = 2; n <= 4; n++) {
+      leader.append(7);
+      await until(`record ${n} of partition 7`, () => replicas[7].records === n);
+    }
+    assert.equal(replicas[3].answers, 0, "partition 3's first answer is still being applied");
+    release();
+    await until("partition 3 answered", () => replicas[3].answers >= 1);
+  } finally {
+    release();
+    await fetcher.stop();
+  }
 });

@@ -546,11 +546,12 @@ export class ReplicaManager implements DataPlane {
       return last === undefined || last.leader !== want.state.leader ||
         last.leaderEpoch !== want.state.leaderEpoch;
     };
-    await forEachConcurrently(
-      [...existing.filter(leaderMoved), ...existing.filter((e) => !leaderMoved(e))],
-      REPLICA_FILE_OPS_CONCURRENT_MAX,
-      apply,
-    );
+    const moved = existing.filter(leaderMoved);
+    const isrOnly = existing.filter((e) => !leaderMoved(e));
+    await forEachConcurrently(moved, REPLICA_FILE_OPS_CONCURRENT_MAX, apply);
+    // Followers of a moved partition fetch from its new leader now, not after the rest.
+    if (moved.length > 0) await this.#syncFetchers();
+    await forEachConcurrently(isrOnly, REPLICA_FILE_OPS_CONCURRENT_MAX, apply);
     const missing = desired.filter(([key]) => !this.#replicas.has(key));
     await this.#openMissing(image, missing, apply, ([, want]) => incomplete.add(want.topicId));
     for (const topic of changed) {

@@ -940,17 +940,19 @@ export class PartitionLog {
 
   async #recover(epochProblem: string | undefined): Promise<void> {
     const problems: string[] = epochProblem ? [`leader-epoch-checkpoint: ${epochProblem}`] : [];
-    const names = await this.disk.list(this.dir);
-    await this.#finishInterruptedSwaps(names);
+    let names = await this.disk.list(this.dir);
+    // Listed again only if a swap or temp file changed the directory (one listing per open
+    // otherwise: a broker opens 10,000 logs at start-up).
+    if (await this.#finishInterruptedSwaps(names)) names = await this.disk.list(this.dir);
     const checkpoint = await readLogCheckpoint(this.disk, this.dir);
     if (checkpoint instanceof Error) problems.push(`log-checkpoint: ${checkpoint.message}`);
     const saved = checkpoint instanceof Error ? undefined : checkpoint;
     this.#onDisk = saved;
-    const bases = (await this.disk.list(this.dir))
+    const bases = names
       .map((name) => parseSegmentFileName(name, LOG_SUFFIX))
       .filter((base): base is number => base !== undefined)
       .sort((a, b) => a - b);
-    await this.#removeOrphanIndexes(new Set(bases));
+    await this.#removeOrphanIndexes(names, new Set(bases));
     const recoveryPoint = saved?.recoveryPoint ?? 0;
     const truncated: TruncatedTail[] = [];
     const deleted: number[] = [];
@@ -1049,11 +1051,14 @@ export class PartitionLog {
   }
 
   /** Completes or discards compaction swaps a crash interrupted, and removes temp files. */
-  async #finishInterruptedSwaps(names: string[]): Promise<void> {
+  /** Returns whether it changed the directory. */
+  async #finishInterruptedSwaps(names: string[]): Promise<boolean> {
+    let changed = false;
     for (const name of names) {
       if (name.endsWith(".tmp") || name.endsWith(".cleaned") || name.endsWith(".deleted")) {
         await this.disk.remove(joinPath(this.dir, name));
         this.#dirDirty = true;
+        changed = true;
       }
     }
     for (const name of names) {
@@ -1066,11 +1071,13 @@ export class PartitionLog {
       }
       await this.disk.rename(joinPath(this.dir, name), target.path(LOG_SUFFIX));
       this.#dirDirty = true;
+      changed = true;
     }
+    return changed;
   }
 
-  async #removeOrphanIndexes(bases: Set<number>): Promise<void> {
-    for (const name of await this.disk.list(this.dir)) {
+  async #removeOrphanIndexes(names: readonly string[], bases: Set<number>): Promise<void> {
+    for (const name of names) {
       for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
         const base = parseSegmentFileName(name, suffix);
         if (base !== undefined && !bases.has(base)) {

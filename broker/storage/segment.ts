@@ -510,6 +510,9 @@ export class Segment {
       [TIME_INDEX_SUFFIX, this.#timeIndex!.persistedCount * TIME_INDEX_ENTRY_BYTES],
     ];
     for (const [suffix, length] of lengths) {
+      // Most often (an empty or cleanly closed segment) the file already has that length: one
+      // stat instead of open, truncate and close (10,000 logs recover their active segment).
+      if ((await this.env.disk.sizeOf(this.path(suffix))) === length) continue;
       const file = await this.env.disk.open(this.path(suffix), { create: true });
       try {
         await file.truncate(length);

@@ -82,6 +82,10 @@ Deno.test("every bench subcommand reports positive numbers in the JSON shape aga
     const created = await run(["create", "--partitions", "30"]);
     assertEquals(created.records, 30);
     assert((created.extra?.allLeadersMs as number) >= 0);
+    assert(
+      (created.extra?.allReplicasReadyMs as number) >= (created.extra?.allLeadersMs as number),
+      "every replica open, after the metadata named every leader",
+    );
 
     const failover = await run(["failover", "--kills", "1", "--throughput", "500"]);
     assertShape(failover, "failover");

@@ -52,16 +52,19 @@ export async function benchFailover(
   try {
     const admin = strom.admin();
     if (o.preloadPartitions > 0) {
+      // Kills start once every preload replica is open: failover with 10,000 partitions
+      // present, not during their creation.
       const big = await ensureTopic(admin, {
         name: `${o.topic}-preload`,
         partitions: o.preloadPartitions,
         replicationFactor: o.replicationFactor,
         configs: { "min.insync.replicas": String(o.minInsyncReplicas) },
-      });
+      }, cluster.urls);
       extra.preload = {
         partitions: big.partitions,
         createMs: Math.round(big.createMs),
         allLeadersMs: Math.round(big.leadersMs),
+        allReplicasReadyMs: Math.round(big.replicasReadyMs ?? NaN),
       };
     }
     const rate = o.throughputRecordsPerSec || FAILOVER_RATE_DEFAULT_PER_SEC;

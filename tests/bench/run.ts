@@ -18,6 +18,7 @@ import type { BenchOptions } from "./options.ts";
 import { benchProduce } from "./produce.ts";
 import type { BenchResult, ScenarioResult } from "./result.ts";
 import { ensureTopic } from "./topic.ts";
+import type { TopicReady } from "./topic.ts";
 
 /** Runs one benchmark; a cluster is started and stopped unless `--brokers`/`--manifest` name one. */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
@@ -33,7 +34,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         partitions: o.partitions,
         replicationFactor: o.replicationFactor,
         configs: { "min.insync.replicas": String(o.minInsyncReplicas), ...o.topicConfigs },
-      });
+      }, o.command === "create" ? cluster.urls : undefined);
     } finally {
       await strom.close();
     }
@@ -64,7 +65,7 @@ function runScenario(
   cluster: BenchCluster,
   sampler: BrokerSampler,
   o: BenchOptions,
-  topicReady: { createMs: number; leadersMs: number; partitions: number; created: boolean },
+  topicReady: TopicReady,
 ): Promise<ScenarioResult> {
   switch (o.command) {
     case "produce":
@@ -81,9 +82,7 @@ function runScenario(
 }
 
 /** `bench create` reports the topic creation it already did. */
-function createResult(
-  t: { createMs: number; leadersMs: number; partitions: number; created: boolean },
-): ScenarioResult {
+function createResult(t: TopicReady): ScenarioResult {
   const latency = new LatencyRecorder();
   latency.recordMs(t.leadersMs);
   const summary = latency.summary();
@@ -96,7 +95,12 @@ function createResult(
     latencyMs: summary,
     failed: t.created ? 0 : 1,
     ...(t.created ? {} : { firstError: "the topic existed already" }),
-    extra: { createMs: Math.round(t.createMs), allLeadersMs: Math.round(t.leadersMs) },
+    extra: {
+      createMs: Math.round(t.createMs),
+      allLeadersMs: Math.round(t.leadersMs),
+      // Every replica open on its broker and every leader leading: the topic is usable.
+      allReplicasReadyMs: Math.round(t.replicasReadyMs ?? NaN),
+    },
   };
 }
 
