@@ -13,8 +13,14 @@ import { StromError } from "../../client/mod.ts";
 /** Longest wait for every partition of a new topic to have a leader. */
 const LEADERS_WAIT_MS_MAX = 120_000;
 const LEADERS_POLL_MS = 100;
-/** Replica readiness is polled less often: each poll lists every replica of every broker. */
-const REPLICAS_POLL_MS = 500;
+/**
+ * Replica readiness is polled less often, and for big topics rarely: each
+ * poll lists every replica of every broker (2-3 MB of JSON per broker with
+ * 10,000 partitions), which slowed the creation it measures.
+ */
+const REPLICAS_POLL_MS = 250;
+const REPLICAS_POLL_MS_BIG_TOPIC = 2_000;
+const BIG_TOPIC_PARTITIONS = 1_000;
 
 /** What {@link ensureTopic} needs. */
 export interface TopicSpec {
@@ -124,6 +130,9 @@ async function waitForReplicas(
     if (performance.now() > deadline) {
       throw new Error(`${topic}: not every replica was open after ${LEADERS_WAIT_MS_MAX} ms`);
     }
-    await new Promise((r) => setTimeout(r, REPLICAS_POLL_MS));
+    const pollMs = d.partitions.length > BIG_TOPIC_PARTITIONS
+      ? REPLICAS_POLL_MS_BIG_TOPIC
+      : REPLICAS_POLL_MS;
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
