@@ -32,6 +32,8 @@ interface FakePartition {
   leaderEpoch: number;
   /** Resolvers of requests held while the partition is stalled. */
   stalled: (() => void)[] | undefined;
+  /** Set by {@link FakeCluster.holdAnswer}: that batch is appended, then answered once `until` settles. */
+  heldAnswer?: { readonly baseSequence: number; readonly until: Promise<void> };
 }
 
 /** A fault: answer matching requests with an error, `times` times. */
@@ -115,6 +117,18 @@ export class FakeCluster {
   /** Holds produce and fetch requests of a partition until {@link unstall}. */
   stall(topic: string, partition: number): void {
     this.#partition(topic, partition).stalled ??= [];
+  }
+
+  /**
+   * The produce of the batch with `baseSequence` to the partition is
+   * appended at once but answered only when the returned function is called
+   * (an answer stuck on the way back).
+   */
+  holdAnswer(topic: string, partition: number, baseSequence: number): () => void {
+    let release!: () => void;
+    const until = new Promise<void>((r) => release = r);
+    this.#partition(topic, partition).heldAnswer = { baseSequence, until };
+    return release;
   }
 
   /** Releases a stalled partition. */
@@ -288,6 +302,11 @@ export class FakeCluster {
         if (this.produceDelayMs > 0) await this.#sleep(this.produceDelayMs);
         const acks = c.req.query("acks") ?? "all";
         const stored = this.#produce(p, bytes);
+        const held = p.heldAnswer;
+        if (held && held.baseSequence === header.baseSequence) {
+          p.heldAnswer = undefined;
+          await held.until;
+        }
         if (acks === "0") {
           return c.json({ baseOffset: -1, lastOffset: -1, count: 0, logAppendTime: -1 });
         }

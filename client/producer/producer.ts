@@ -100,6 +100,8 @@ const LEADER_LOST_CODES: ReadonlySet<string> = new Set([
   "NETWORK_EXCEPTION",
   "SHUTTING_DOWN",
 ]);
+/** Batches per producer a partition leader remembers for duplicate detection (Kafka's 5). */
+const BROKER_PRODUCER_WINDOW_BATCHES = 5;
 /** How often a partition that lost its leader looks for a new one in the metadata. */
 const LEADER_WATCH_INTERVAL_MS = 50;
 
@@ -117,6 +119,8 @@ interface PartitionState {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Whether a watch for a new leader runs (at most one per partition). */
   leaderWatch: boolean;
+  /** Batches sealed so far (the next batch's ordinal). */
+  sealed: number;
   /** The producer id the next sequence belongs to. */
   sequencePid: number;
   nextSequence: number;
@@ -383,6 +387,7 @@ export class Producer {
         inFlight: 0,
         blocked: false,
         leaderWatch: false,
+        sealed: 0,
         retryAtMs: 0,
         retryTimer: undefined,
         sequencePid: -1,
@@ -425,6 +430,7 @@ export class Producer {
     p.lingerTimer = undefined;
     p.open = undefined;
     batch.state = "ready";
+    batch.ordinal = p.sealed++;
     p.queue.push(batch);
     const count = this.#conn.metadata.partitionCountCached(p.topic);
     if (count !== undefined) this.#sticky.batchSealed(p.topic, p.partition, count);
@@ -450,9 +456,18 @@ export class Producer {
     this.#expireUnsent(p);
     // After a retry, one batch at a time until the retried ones are answered, as Kafka does.
     const limit = p.queue.some((b) => b.retried) ? 1 : this.#inFlightMax;
+    const oldest = p.queue[0];
     for (const batch of p.queue) {
       if (p.inFlight >= limit) return;
       if (batch.state !== "ready") continue;
+      // A broker remembers a producer's last BROKER_PRODUCER_WINDOW_BATCHES batches; a retry of
+      // the oldest unanswered batch must still be inside that window, or it is refused and
+      // re-sent as new (a duplicate). So a batch is sent only while it is within the window of
+      // the oldest unanswered one, counting batches answered meanwhile (the chaos suite saw
+      // three hung batches retried after three later ones were acknowledged).
+      if (this.#idempotent && batch.ordinal - oldest.ordinal >= BROKER_PRODUCER_WINDOW_BATCHES) {
+        return;
+      }
       if (batch.bytes === undefined && this.#idempotent) {
         const identity = this.#currentIdentity();
         if (!identity) return; // #loadIdentity drains every partition once it has an id.

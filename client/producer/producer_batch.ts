@@ -73,6 +73,8 @@ export class ProducerBatch {
   retried = false;
   /** UNKNOWN_TOPIC_OR_PARTITION answers tolerated so far (a topic just created). */
   unknownTopicRetries = 0;
+  /** Position among its partition's sealed batches (0, 1, 2, ...): bounds how far ahead a send may run. */
+  ordinal = -1;
 
   constructor(topic: string, partition: number, deadlineMs: number) {
     this.topic = topic;

@@ -341,3 +341,33 @@ Deno.test("after losing its leader a partition retries as soon as the metadata s
     await cluster.close();
   }
 });
+
+Deno.test("an idempotent producer sends no batch more than five ahead of its oldest unanswered one", async () => {
+  await withProducer({ idempotent: true, lingerMs: 0 }, async ({ producer, cluster }) => {
+    const release = cluster.holdAnswer("t", 0, 0);
+    try {
+      const first = producer.send({ topic: "t", partition: 0, value: "r0" });
+      // r0 is appended (its answer held) before r1 is sent, so r1 is next in sequence.
+      for (let i = 0; i < 200 && cluster.batches("t", 0).length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // Four more, each answered while r0's answer is still held.
+      for (let i = 1; i <= 4; i++) {
+        assert.equal((await producer.send({ topic: "t", partition: 0, value: `r${i}` })).offset, i);
+      }
+      const sixth = producer.send({ topic: "t", partition: 0, value: "r5" });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(
+        produceRequests(cluster).length,
+        5,
+        "r5 waits: a retry of r0 must stay within the broker's five-batch window",
+      );
+      release();
+      assert.equal((await first).offset, 0);
+      assert.equal((await sixth).offset, 5);
+    } finally {
+      release();
+    }
+    assert.deepEqual(await values(cluster, "t", 0), ["r0", "r1", "r2", "r3", "r4", "r5"]);
+  });
+});
