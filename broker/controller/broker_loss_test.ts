@@ -13,53 +13,23 @@
 
 import assert from "node:assert/strict";
 import type { MetadataImage } from "../metadata/image.ts";
-import { EMPTY_IMAGE, replay, topicByName } from "../metadata/image.ts";
-import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
+import { replay, topicByName } from "../metadata/image.ts";
 import type { MetadataRecord } from "../metadata/records.ts";
 import { NO_LEADER } from "../metadata/records.ts";
 import { createLogger } from "../log.ts";
-import { ControllerService } from "./controller_service.ts";
 import { withoutBroker } from "./partition_change.ts";
-import type { ControllerResult } from "./quorum_controller.ts";
 import { DEFAULT_CONTROLLER_CONFIG, QuorumController } from "./quorum_controller.ts";
-
-function commit<R>(image: MetadataImage, result: ControllerResult<R>): MetadataImage {
-  return result.records.length === 0 ? image : replay(image, result.records, image.offset + 1);
-}
-
-/** Registers brokers 1..count with directory `dir-{id}` and unfences them, at time `nowMs`. */
-function clusterOf(c: QuorumController, count: number, nowMs = 0): MetadataImage {
-  let image = EMPTY_IMAGE;
-  for (let id = 1; id <= count; id++) {
-    image = commit(
-      image,
-      c.registerBroker(image, {
-        brokerId: id,
-        incarnationId: `inc-${id}`,
-        directoryId: `dir-${id}`,
-        clientUrl: `http://b${id}:9092`,
-        internalUrl: `http://b${id}:19092`,
-        rack: null,
-      }, nowMs),
-    );
-  }
-  for (let id = 1; id <= count; id++) {
-    image = commit(
-      image,
-      c.heartbeat(image, {
-        brokerId: id,
-        brokerEpoch: image.brokers.get(id)!.epoch,
-        metadataOffset: image.offset,
-        wantShutdown: false,
-      }, nowMs),
-    );
-  }
-  return image;
-}
+import {
+  commit,
+  FakeQuorum,
+  heartbeatAt,
+  registeredBrokers,
+  serviceOver,
+} from "./_test_support.ts";
 
 /** A cluster whose partition t-0 (replicas 1,2,3) has shrunk to ISR [1], led by nobody. */
 function lastMemberLeaderless(c: QuorumController): MetadataImage {
-  let image = clusterOf(c, 3);
+  let image = registeredBrokers(c, 3);
   image = commit(image, c.createTopic(image, { name: "t", partitions: 1, replicationFactor: 3 }));
   const t = topicByName(image, "t")!;
   const p = t.partitions[0];
@@ -77,14 +47,7 @@ function lastMemberLeaderless(c: QuorumController): MetadataImage {
     }),
   );
   // The leader goes silent; the others keep heartbeating.
-  for (const id of [1, 2, 3].filter((b) => b !== leader)) {
-    c.heartbeat(image, {
-      brokerId: id,
-      brokerEpoch: image.brokers.get(id)!.epoch,
-      metadataOffset: image.offset,
-      wantShutdown: false,
-    }, 1_000);
-  }
+  for (const id of [1, 2, 3].filter((b) => b !== leader)) heartbeatAt(c, image, id, 1_000);
   image = commit(image, c.fenceExpiredBrokers(image, 2_000));
   const after = topicByName(image, "t")!.partitions[0];
   assert.equal(after.leader, NO_LEADER);
@@ -112,18 +75,6 @@ function register(
   );
 }
 
-function unfence(c: QuorumController, image: MetadataImage, id: number, nowMs: number) {
-  return commit(
-    image,
-    c.heartbeat(image, {
-      brokerId: id,
-      brokerEpoch: image.brokers.get(id)!.epoch,
-      metadataOffset: image.offset,
-      wantShutdown: false,
-    }, nowMs),
-  );
-}
-
 Deno.test("the last ISR member that comes back with a wiped data dir leaves the ISR and is never elected", () => {
   const c = new QuorumController(DEFAULT_CONTROLLER_CONFIG, () => "topic-t");
   let image = lastMemberLeaderless(c);
@@ -133,7 +84,7 @@ Deno.test("the last ISR member that comes back with a wiped data dir leaves the 
   assert.deepEqual(p.isr, [], "it holds none of the data, so it is in sync with nothing");
   assert.equal(p.leader, NO_LEADER);
 
-  image = unfence(c, image, last, 3_100);
+  image = heartbeatAt(c, image, last, 3_100);
   image = commit(image, c.balanceLeaders(image));
   p = topicByName(image, "t")!.partitions[0];
   assert.equal(p.leader, NO_LEADER, "an empty replica is not elected: the partition stays offline");
@@ -146,7 +97,7 @@ Deno.test("the last ISR member that comes back with its own data dir leads again
   const last = topicByName(image, "t")!.partitions[0].isr[0];
   image = register(c, image, last, `dir-${last}`, 3_000);
   assert.deepEqual(topicByName(image, "t")!.partitions[0].isr, [last]);
-  image = unfence(c, image, last, 3_100);
+  image = heartbeatAt(c, image, last, 3_100);
   image = commit(image, c.balanceLeaders(image));
   const p = topicByName(image, "t")!.partitions[0];
   assert.equal(p.leader, last);
@@ -171,7 +122,7 @@ Deno.test("withoutBroker() keeps the last member unless its data is lost", () =>
 
 Deno.test("an image accepts an empty ISR only on a leaderless partition", () => {
   const c = new QuorumController(DEFAULT_CONTROLLER_CONFIG, () => "topic-t");
-  let image = clusterOf(c, 3);
+  let image = registeredBrokers(c, 3);
   image = commit(image, c.createTopic(image, { name: "t", partitions: 1, replicationFactor: 3 }));
   const t = topicByName(image, "t")!;
   const change = (leader: number): MetadataRecord => ({
@@ -188,51 +139,12 @@ Deno.test("an image accepts an empty ISR only on a leaderless partition", () => 
   assert.deepEqual(topicByName(leaderless, "t")!.partitions[0].isr, []);
 });
 
-/** Just enough of a MetadataQuorum for the service: leadership now, proposals recorded. */
-class FakeQuorum {
-  image: MetadataImage;
-  readonly proposed: MetadataRecord[][] = [];
-  #leadership: ((
-    s: { leaderId: number; isLeader: boolean; term: number; firstIndexOfTerm: number },
-  ) => void)[] = [];
-  constructor(image: MetadataImage) {
-    this.image = image;
-  }
-  onImage(_listener: (image: MetadataImage) => void): void {}
-  onLeadership(
-    listener: (
-      s: { leaderId: number; isLeader: boolean; term: number; firstIndexOfTerm: number },
-    ) => void,
-  ): void {
-    this.#leadership.push(listener);
-  }
-  lead(): void {
-    for (const l of this.#leadership) {
-      l({ leaderId: 1, isLeader: true, term: 1, firstIndexOfTerm: this.image.offset });
-    }
-  }
-  propose(records: MetadataRecord[]): Promise<number> {
-    this.proposed.push(records);
-    this.image = replay(this.image, records, this.image.offset + 1);
-    return Promise.resolve(this.image.offset);
-  }
-  notControllerError(): Error {
-    return new Error("not the controller");
-  }
-}
-
 Deno.test("an active controller that was stalled past the session timeout fences nobody when it wakes", async () => {
   const c = new QuorumController(DEFAULT_CONTROLLER_CONFIG, () => "topic-t");
   let now = 10_000;
-  const quorum = new FakeQuorum(clusterOf(c, 3, now));
+  const quorum = new FakeQuorum(registeredBrokers(c, 3, now));
   const lines: string[] = [];
-  const service = new ControllerService(
-    quorum as unknown as MetadataQuorum,
-    c,
-    { checkIntervalMs: 10, balanceIntervalMs: 1_000_000, noOpIntervalMs: 1_000_000 },
-    createLogger({ sink: (l) => lines.push(l) }),
-    () => now,
-  );
+  const service = serviceOver(quorum, c, createLogger({ sink: (l) => lines.push(l) }), () => now);
   quorum.lead();
   assert.equal(service.active, true);
   service.start();
@@ -242,7 +154,7 @@ Deno.test("an active controller that was stalled past the session timeout fences
     // Frozen for three session timeouts: no check ran, no heartbeat was heard.
     now += 3 * DEFAULT_CONTROLLER_CONFIG.sessionTimeoutMs;
     await ticks();
-    assert.equal(quorum.proposed.length, 0, "nobody was fenced for the controller's own stall");
+    assert.equal(quorum.committed.length, 0, "nobody was fenced for the controller's own stall");
     assert.ok(lines.some((l) => l.includes("the controller was stalled")));
 
     // Brokers that stay silent after the controller woke are fenced a session later (time now
@@ -252,12 +164,12 @@ Deno.test("an active controller that was stalled past the session timeout fences
       now += 100;
       await ticks();
     }
-    assert.equal(quorum.proposed.length, 0, "still within the session after waking");
-    for (let i = 0; i < 10 && quorum.proposed.length === 0; i++) {
+    assert.equal(quorum.committed.length, 0, "still within the session after waking");
+    for (let i = 0; i < 10 && quorum.committed.length === 0; i++) {
       now += 100;
       await ticks();
     }
-    const fenced = (quorum.proposed as MetadataRecord[][]).flat().filter((r) =>
+    const fenced = (quorum.committed as MetadataRecord[][]).flat().filter((r) =>
       r.type === "FenceBroker"
     );
     assert.deepEqual(fenced.map((r) => (r as { brokerId: number }).brokerId).sort(), [1, 2, 3]);

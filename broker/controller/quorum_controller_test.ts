@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import { StromError } from "@strom/client";
 import type { MetadataImage } from "../metadata/image.ts";
-import { EMPTY_IMAGE, replay, topicByName } from "../metadata/image.ts";
+import { EMPTY_IMAGE, topicByName } from "../metadata/image.ts";
 import { NO_LEADER } from "../metadata/records.ts";
-import type { ControllerResult } from "./quorum_controller.ts";
 import {
   ALTER_PARTITIONS_ITEMS_MAX,
   DEFAULT_CONTROLLER_CONFIG,
   QuorumController,
 } from "./quorum_controller.ts";
 import { decideFor } from "./controller_ops.ts";
-
-/** Commits a result's records (as the shell does) and returns the new image. */
-function commit<R>(image: MetadataImage, result: ControllerResult<R>): MetadataImage {
-  return result.records.length === 0 ? image : replay(image, result.records, image.offset + 1);
-}
+import { commit, registeredBrokers } from "./_test_support.ts";
 
 function controller(): QuorumController {
   let n = 0;
@@ -23,33 +18,7 @@ function controller(): QuorumController {
 
 /** A cluster image with `count` registered, unfenced brokers, at time 0. */
 function clusterOf(c: QuorumController, count: number, racks?: string[]): MetadataImage {
-  let image = EMPTY_IMAGE;
-  for (let id = 1; id <= count; id++) {
-    image = commit(
-      image,
-      c.registerBroker(image, {
-        brokerId: id,
-        incarnationId: `inc-${id}`,
-        directoryId: `dir-${id}`,
-        clientUrl: `http://b${id}:9092`,
-        internalUrl: `http://b${id}:19092`,
-        rack: racks?.[id - 1] ?? null,
-      }, 0),
-    );
-  }
-  for (let id = 1; id <= count; id++) {
-    const epoch = image.brokers.get(id)!.epoch;
-    image = commit(
-      image,
-      c.heartbeat(image, {
-        brokerId: id,
-        brokerEpoch: epoch,
-        metadataOffset: image.offset,
-        wantShutdown: false,
-      }, 0),
-    );
-  }
-  return image;
+  return registeredBrokers(c, count, 0, racks);
 }
 
 function expectCode(fn: () => unknown, code: string): void {
