@@ -300,7 +300,19 @@ export class Producer {
             topic,
             next.signal ? { signal: next.signal } : {},
           );
-        const partition = this.#choosePartition(next.record, next.pending.input.key ?? null, count);
+        const key = next.pending.input.key ?? null;
+        let partition = this.#choosePartition(next.record, key, count);
+        if (
+          next.record.partition === undefined && key === null &&
+          this.#wouldStartBatch(topic, partition, next.pending.sizeBytes)
+        ) {
+          // Kafka's abortOnNewBatch: a sticky record that does not fit the open batch seals it,
+          // which moves the sticky partition on, and goes to the new partition. Appending it
+          // to the old one would start a one-record batch there that lingers (and costs a
+          // request and a replication round trip of its own) while the rest go elsewhere.
+          this.#seal(this.#state(topic, partition));
+          partition = this.#choosePartition(next.record, key, count);
+        }
         if (!this.#memory.tryReserve(next.pending.sizeBytes)) {
           await this.#memory.reserve(next.pending.sizeBytes, next.signal);
         }
@@ -397,6 +409,13 @@ export class Producer {
       this.#partitions.push(p);
     }
     return p;
+  }
+
+  /** Whether a record of `sizeBytes` would not fit the open batch of `topic`/`partition` (and seal it). */
+  #wouldStartBatch(topic: string, partition: number, sizeBytes: number): boolean {
+    const open = this.#byTopic.get(topic)?.[partition]?.open;
+    return open !== undefined && open.records.length > 0 &&
+      open.sizeBytes + sizeBytes > this.#batchBytes;
   }
 
   #append(topic: string, partition: number, record: PendingRecord): void {

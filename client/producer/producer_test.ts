@@ -90,6 +90,36 @@ Deno.test("unkeyed records stick to one partition per batch and move on when it 
   }, (c) => c.createTopic("t", 4));
 });
 
+Deno.test("an unkeyed record that does not fit the sticky batch goes to the next partition, not a batch of its own", async () => {
+  // Room for 10 records and a bit: the 10th does not fill the batch, the 11th does not fit.
+  await withProducer(
+    { batchBytes: 61 + 10 * 31 + 15, lingerMs: 50 },
+    async ({ producer, cluster }) => {
+      const sent = await Promise.all(
+        Array.from(
+          { length: 25 },
+          (_, i) => producer.send({ topic: "t", value: `v${i}`.padEnd(10) }),
+        ),
+      );
+      const requests = produceRequests(cluster);
+      // Three batches of 10, 10 and 5 records, each on one partition, the next always elsewhere.
+      assert.deepEqual(
+        requests.map((r) => r.batch!.recordCount).sort((a, b) => b - a),
+        [10, 10, 5],
+      );
+      const partitionOf = (i: number) => sent[i].partition;
+      for (const [from, to] of [[0, 9], [10, 19], [20, 24]]) {
+        for (let i = from; i <= to; i++) {
+          assert.equal(partitionOf(i), partitionOf(from), `record ${i}`);
+        }
+      }
+      assert.notEqual(partitionOf(10), partitionOf(0));
+      assert.notEqual(partitionOf(20), partitionOf(10));
+    },
+    (c) => c.createTopic("t", 4),
+  );
+});
+
 Deno.test("idempotent batches carry the producer id and consecutive sequence numbers", async () => {
   await withProducer({ lingerMs: 1 }, async ({ producer, cluster }) => {
     assert.equal(producer.idempotent, true);
