@@ -29,6 +29,8 @@ Deno.test("bench flags parse into options with the reference defaults", () => {
   assertEquals(o.topicConfigs, { "flush.messages": "1" });
   assertEquals(parseBenchArgs(["produce", "--acks", "1"]).idempotence, false);
   assertEquals(parseBenchArgs(["failover"]).partitions, 1);
+  assertEquals(o.warmupSecs, 0);
+  assertEquals(parseBenchArgs(["produce", "--warmup-secs", "5"]).warmupSecs, 5);
   for (const bad of [[], ["fly"], ["produce", "--records", "0"], ["produce", "--acks", "2"]]) {
     let threw = false;
     try {
@@ -78,6 +80,25 @@ Deno.test("every bench subcommand reports positive numbers in the JSON shape aga
       "1",
     ]);
     assertShape(oneAtATime, "produce");
+
+    // A warm-up sends at the same rate first; only the records after it are measured.
+    const warmed = await run([
+      "produce",
+      "--topic",
+      "w",
+      "--records",
+      "200",
+      "--throughput",
+      "1000",
+      "--warmup-secs",
+      "1",
+    ]);
+    assertShape(warmed, "produce");
+    assertEquals(warmed.records, 200);
+    assertEquals(warmed.latencyMs.count, 200);
+    // About 1,000 warm-up records went to the topic as well.
+    const warmedTopic = await run(["consume", "--topic", "w", "--records", "900"]);
+    assertEquals(warmedTopic.extra?.filledRecords, 0);
 
     const created = await run(["create", "--partitions", "30"]);
     assertEquals(created.records, 30);

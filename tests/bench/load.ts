@@ -18,14 +18,22 @@ export interface Ack {
   /** performance.now() when it was answered. */
   readonly ackedMs: number;
   readonly error: unknown;
+  /** Sent during the warm-up: not part of the measurement. */
+  readonly warmup: boolean;
 }
 
 /** What a load run needs. */
 export interface LoadSpec {
   readonly urls: readonly string[];
   readonly options: BenchOptions;
-  /** Records per producer; Infinity runs until `signal` aborts. */
+  /** Measured records per producer; Infinity runs until `signal` aborts. */
   readonly recordsPerProducer: number;
+  /**
+   * Load at the same rate for this long first (connections open, JIT warm,
+   * batches at their steady size); those records are extra and their acks
+   * come with `warmup: true`. Default 0.
+   */
+  readonly warmupMs?: number;
   /** Records/s over all producers; 0 = as fast as possible. */
   readonly ratePerSec: number;
   /** Builds each value; the default reuses one random buffer. */
@@ -34,12 +42,13 @@ export interface LoadSpec {
   readonly signal?: AbortSignal;
 }
 
-/** The totals of a load run. */
+/** The totals of a load run, warm-up excluded. */
 export interface LoadResult {
   readonly sent: number;
   readonly acked: number;
   readonly failed: number;
   readonly firstError: string | undefined;
+  /** From the end of the warm-up to the last answer. */
   readonly elapsedMs: number;
 }
 
@@ -72,33 +81,41 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const value = spec.value ?? (() => shared);
   const clients = Array.from({ length: o.producers }, () => new Strom({ brokers: [...spec.urls] }));
   const startedMs = performance.now();
+  const measuredFromMs = startedMs + (spec.warmupMs ?? 0);
   const totals = { sent: 0, acked: 0, failed: 0, firstError: undefined as string | undefined };
   try {
     await Promise.all(
       clients.map((strom) =>
-        produceLoop(strom.producer(producerOptions(o)), spec, value, startedMs, totals)
+        produceLoop(
+          strom.producer(producerOptions(o)),
+          spec,
+          value,
+          { startedMs, measuredFromMs },
+          totals,
+        )
       ),
     );
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
   }
-  return { ...totals, elapsedMs: performance.now() - startedMs };
+  return { ...totals, elapsedMs: performance.now() - measuredFromMs };
 }
 
 async function produceLoop(
   producer: Producer,
   spec: LoadSpec,
   value: () => Uint8Array,
-  startedMs: number,
+  clock: { startedMs: number; measuredFromMs: number },
   totals: { sent: number; acked: number; failed: number; firstError: string | undefined },
 ): Promise<void> {
   const o = spec.options;
   const perProducerRate = spec.ratePerSec / o.producers;
   let inFlight = 0;
   let slotFreed: (() => void) | undefined;
-  for (let i = 0; i < spec.recordsPerProducer && !spec.signal?.aborted; i++) {
+  let measured = 0;
+  for (let i = 0; measured < spec.recordsPerProducer && !spec.signal?.aborted; i++) {
     if (perProducerRate > 0) {
-      const dueMs = startedMs + (i / perProducerRate) * 1000;
+      const dueMs = clock.startedMs + (i / perProducerRate) * 1000;
       const aheadMs = dueMs - performance.now();
       if (aheadMs >= 1) await new Promise((r) => setTimeout(r, aheadMs));
     }
@@ -106,16 +123,20 @@ async function produceLoop(
       await new Promise<void>((r) => slotFreed = r);
     }
     inFlight++;
-    totals.sent++;
     const sentMs = performance.now();
+    const warmup = sentMs < clock.measuredFromMs;
+    if (!warmup) {
+      measured++;
+      totals.sent++;
+    }
     const settle = (error: unknown) => {
       inFlight--;
-      if (error === undefined) totals.acked++;
-      else {
+      if (!warmup && error === undefined) totals.acked++;
+      else if (!warmup) {
         totals.failed++;
         totals.firstError ??= String((error as Error)?.message ?? error);
       }
-      spec.onAck({ sentMs, ackedMs: performance.now(), error });
+      spec.onAck({ sentMs, ackedMs: performance.now(), error, warmup });
       const wake = slotFreed;
       slotFreed = undefined;
       wake?.();

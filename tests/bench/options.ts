@@ -31,6 +31,8 @@ export interface BenchOptions {
   readonly inFlightRecordsMax: number;
   /** Target records/s over all producers; 0 = as fast as possible. */
   readonly throughputRecordsPerSec: number;
+  /** produce: seconds of load before the measured records (not counted, not timed). */
+  readonly warmupSecs: number;
   readonly idempotence: boolean;
   /** Extra topic configs, `key=value`. */
   readonly topicConfigs: Readonly<Record<string, string>>;
@@ -67,6 +69,7 @@ export const USAGE = `usage: deno task bench <produce|consume|e2e|failover|creat
   --producers N           concurrent producers (default 1)
   --max-in-flight N       records awaiting ack per producer (default 5000; 1 = one at a time)
   --throughput N          target records/s over all producers (default: max)
+  --warmup-secs S         produce: send at the same rate for S seconds first, unmeasured (default 0)
   --idempotence true|false  default true with acks=all
   --topic-config k=v      extra topic config (repeatable), e.g. flush.messages=1
   --kills N               failover: leaders to SIGKILL (default 5)
@@ -99,6 +102,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         producers: { type: "string" },
         "max-in-flight": { type: "string" },
         throughput: { type: "string" },
+        "warmup-secs": { type: "string" },
         idempotence: { type: "string" },
         "topic-config": { type: "string", multiple: true },
         kills: { type: "string" },
@@ -150,6 +154,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     producers: int("producers", v.producers, 1, 1),
     inFlightRecordsMax: int("max-in-flight", v["max-in-flight"], 5_000, 1),
     throughputRecordsPerSec: int("throughput", v.throughput, 0, 0),
+    warmupSecs: int("warmup-secs", v["warmup-secs"], 0, 0),
     idempotence: v.idempotence === undefined
       ? normalizedAcks === "all"
       : bool("idempotence", v.idempotence),

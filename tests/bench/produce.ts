@@ -27,7 +27,9 @@ export async function benchProduce(
       options: o,
       recordsPerProducer: perProducer,
       ratePerSec: o.throughputRecordsPerSec,
+      warmupMs: o.warmupSecs * 1000,
       onAck: (ack) => {
+        if (ack.warmup) return;
         if (ack.error === undefined) latency.recordMs(ack.ackedMs - ack.sentMs);
         progress.update(++done);
       },

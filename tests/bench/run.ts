@@ -29,12 +29,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const strom = new Strom({ brokers: [...cluster.urls] });
     let topicReady;
     try {
+      // Every replica open and every leader leading before anything is timed: a partition whose
+      // followers are still opening holds acks=all writes until they fetch.
       topicReady = await ensureTopic(strom.admin(), {
         name: o.topic,
         partitions: o.partitions,
         replicationFactor: o.replicationFactor,
         configs: { "min.insync.replicas": String(o.minInsyncReplicas), ...o.topicConfigs },
-      }, o.command === "create" ? cluster.urls : undefined);
+      }, cluster.urls);
     } finally {
       await strom.close();
     }
@@ -118,6 +120,7 @@ function configOf(o: BenchOptions): Record<string, unknown> {
     lingerMs: o.lingerMs,
     producers: o.producers,
     inFlightRecordsMax: o.inFlightRecordsMax,
+    warmupSecs: o.warmupSecs,
     throughputRecordsPerSec: o.throughputRecordsPerSec,
     idempotence: o.idempotence,
     topicConfigs: o.topicConfigs,
