@@ -62,6 +62,12 @@ export class ListenerError extends Error {
 
 /** Length of one metadata Raft tick. */
 export const RAFT_TICK_MS = 50;
+/**
+ * How often the controller moves leadership back to the preferred replicas
+ * of imbalanced brokers (Kafka's `leader.imbalance.check.interval.seconds`,
+ * 300 s). Leaderless partitions are elected every 5 s regardless.
+ */
+export const PREFERRED_LEADER_INTERVAL_MS = 300_000;
 
 /** The subsystems of a running node, stopped in reverse order. */
 interface Parts {
@@ -151,7 +157,12 @@ export class StromNode {
         { ...DEFAULT_CONTROLLER_CONFIG, sessionTimeoutMs: config.timeouts.sessionTimeoutMs },
         () => crypto.randomUUID(),
       ),
-      { checkIntervalMs: 100, balanceIntervalMs: 5_000, noOpIntervalMs: 1_000 },
+      {
+        checkIntervalMs: 100,
+        balanceIntervalMs: 5_000,
+        preferredLeaderIntervalMs: PREFERRED_LEADER_INTERVAL_MS,
+        noOpIntervalMs: 1_000,
+      },
       logger,
     );
     const membership = new QuorumMembershipService(quorum, controller, logger);

@@ -12,9 +12,11 @@
  * controller committed.
  *
  * Periodic work on the active controller: fence brokers whose session
- * expired (every tick), elect leaders back to preferred replicas
- * (`balanceIntervalMs`), and write a NoOp record (`noOpIntervalMs`) so
- * followers see the log advance.
+ * expired (every tick), elect leaders for leaderless partitions
+ * (`balanceIntervalMs`), move leadership back to preferred replicas of
+ * imbalanced brokers (`preferredLeaderIntervalMs`, Kafka's
+ * `leader.imbalance.check.interval.seconds`), and write a NoOp record
+ * (`noOpIntervalMs`) so followers see the log advance.
  *
  * @module
  */
@@ -40,6 +42,8 @@ export const CONTROLLER_STALL_GAP_MS = 500;
 export interface ControllerServiceTiming {
   readonly checkIntervalMs: number;
   readonly balanceIntervalMs: number;
+  /** Default: every balance check. */
+  readonly preferredLeaderIntervalMs?: number;
   readonly noOpIntervalMs: number;
 }
 
@@ -60,6 +64,7 @@ export class ControllerService {
   #fencing = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastBalanceMs = 0;
+  #lastPreferredMs = 0;
   #lastWriteMs = 0;
   /** When the periodic check last ran while active; undefined while not active. */
   #lastPeriodicMs: number | undefined;
@@ -149,6 +154,7 @@ export class ControllerService {
     this.#active = true;
     this.controller.activate(image, this.clock());
     this.#lastBalanceMs = this.clock();
+    this.#lastPreferredMs = this.clock();
     this.logger.info("became the active controller", { offset: image.offset });
     this.#drain();
   }
@@ -218,8 +224,11 @@ export class ControllerService {
     if (this.#draining || this.#queue.length > 0) return;
     if (now - this.#lastBalanceMs >= this.timing.balanceIntervalMs) {
       this.#lastBalanceMs = now;
-      if (c.balanceLeaders(this.quorum.image).records.length > 0) {
-        this.run((image) => c.balanceLeaders(image)).then(({ response }) => {
+      const preferred = now - this.#lastPreferredMs >=
+        (this.timing.preferredLeaderIntervalMs ?? this.timing.balanceIntervalMs);
+      if (preferred) this.#lastPreferredMs = now;
+      if (c.balanceLeaders(this.quorum.image, preferred).records.length > 0) {
+        this.run((image) => c.balanceLeaders(image, preferred)).then(({ response }) => {
           this.logger.info("moved leaders to preferred or available replicas", {
             partitions: response,
           });

@@ -72,6 +72,11 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = {
 export const PARTITIONS_PER_TOPIC_MAX = 20_000;
 /** The most partition changes one periodic operation writes (the rest wait for the next). */
 export const CHANGES_PER_OPERATION_MAX = 5_000;
+/**
+ * A preferred broker's leadership is moved back only above this imbalance
+ * ratio (Kafka's `leader.imbalance.per.broker.percentage`, 10 %).
+ */
+export const LEADER_IMBALANCE_RATIO_MAX = 0.1;
 /** The most partitions in one batched ISR change request (about 100 bytes each on the wire). */
 export const ALTER_PARTITIONS_ITEMS_MAX = 5_000;
 
@@ -539,23 +544,31 @@ export class QuorumController {
   }
 
   /**
-   * Moves leadership back to preferred leaders (the first replica) where it
-   * is active and in sync, and elects leaders for leaderless partitions
-   * whose ISR has an active member again.
+   * Elects leaders for leaderless partitions whose ISR has an active member
+   * again and, with `preferred`, moves leadership back to preferred leaders
+   * (the first replica) where it is active and in sync — but only for
+   * preferred brokers whose imbalance (partitions they prefer-lead but do
+   * not lead, over those they prefer-lead) is above
+   * {@link LEADER_IMBALANCE_RATIO_MAX}, as Kafka's auto leader rebalance
+   * does: moving thousands of leaderships back the moment a restarted broker
+   * is in sync made every client refresh its metadata while it rejoined.
    */
-  balanceLeaders(image: MetadataImage): ControllerResult<number> {
+  balanceLeaders(image: MetadataImage, preferred = true): ControllerResult<number> {
     const active = new Set(activeBrokerIds(image));
     const isActive = (id: number) => active.has(id);
+    const imbalanced = preferred ? imbalancedBrokers(image) : new Set<number>();
     const records: MetadataRecord[] = [];
     for (const t of image.topics.values()) {
       const unclean = effectiveTopicConfig(t.configs).uncleanLeaderElectionEnable;
       t.partitions.forEach((p, partition) => {
         if (records.length >= CHANGES_PER_OPERATION_MAX) return;
-        const preferred = p.replicas[0];
+        const first = p.replicas[0];
         let next;
         if (p.leader === NO_LEADER || !isActive(p.leader)) next = electLeader(p, isActive, unclean);
-        else if (p.leader !== preferred && isActive(preferred) && p.isr.includes(preferred)) {
-          next = { leader: preferred, isr: p.isr };
+        else if (
+          p.leader !== first && imbalanced.has(first) && isActive(first) && p.isr.includes(first)
+        ) {
+          next = { leader: first, isr: p.isr };
         } else return;
         const change = partitionChange(t.topicId, partition, p, next);
         if (change) records.push(change);
@@ -675,4 +688,27 @@ function leadsMovablePartition(image: MetadataImage, brokerId: number): boolean 
     }
   }
   return false;
+}
+
+/**
+ * Brokers whose share of not-led preferred partitions is above
+ * {@link LEADER_IMBALANCE_RATIO_MAX}.
+ */
+function imbalancedBrokers(image: MetadataImage): Set<number> {
+  const preferredOf = new Map<number, { total: number; notLed: number }>();
+  for (const t of image.topics.values()) {
+    for (const p of t.partitions) {
+      const first = p.replicas[0];
+      if (first === undefined) continue;
+      const counts = preferredOf.get(first) ?? { total: 0, notLed: 0 };
+      counts.total++;
+      if (p.leader !== first) counts.notLed++;
+      preferredOf.set(first, counts);
+    }
+  }
+  const out = new Set<number>();
+  for (const [broker, { total, notLed }] of preferredOf) {
+    if (notLed / total > LEADER_IMBALANCE_RATIO_MAX) out.add(broker);
+  }
+  return out;
 }

@@ -3,12 +3,14 @@ import { StromError } from "@strom/client";
 import type { MetadataImage } from "../metadata/image.ts";
 import { EMPTY_IMAGE, topicByName } from "../metadata/image.ts";
 import { NO_LEADER } from "../metadata/records.ts";
+import type { PartitionChangeRecord } from "../metadata/records.ts";
 import {
   ALTER_PARTITIONS_ITEMS_MAX,
   DEFAULT_CONTROLLER_CONFIG,
   QuorumController,
 } from "./quorum_controller.ts";
 import { decideFor } from "./controller_ops.ts";
+import { partitionChange } from "./partition_change.ts";
 import { commit, registeredBrokers } from "./_test_support.ts";
 
 function controller(): QuorumController {
@@ -394,6 +396,35 @@ Deno.test("balanceLeaders() returns leadership to the preferred replica once it 
   assert.equal(moved.response, 1, "broker 1 prefers-leads one partition of three");
   image = commit(image, moved);
   for (const p of topicByName(image, "t")!.partitions) assert.equal(p.leader, p.replicas[0]);
+});
+
+Deno.test("balanceLeaders() moves leaders back only to brokers above 10 % imbalance, and only when asked", () => {
+  const c = controller();
+  let image = clusterOf(c, 3);
+  image = commit(image, c.createTopic(image, { name: "t", partitions: 30 }));
+  const preferredBy1 = topicByName(image, "t")!.partitions.filter((p) => p.replicas[0] === 1);
+  assert.equal(preferredBy1.length, 10);
+  /** Hands `count` more of broker 1's preferred leaderships to another in-sync replica. */
+  const moveAwayFrom1 = (count: number) => {
+    const t = topicByName(image, "t")!;
+    const records: PartitionChangeRecord[] = [];
+    t.partitions.forEach((p, partition) => {
+      if (records.length === count || p.leader !== 1) return;
+      const next = { leader: p.isr.find((b) => b !== 1)!, isr: p.isr };
+      records.push(partitionChange(t.topicId, partition, p, next)!);
+    });
+    image = commit(image, { records, response: null });
+  };
+  const notLedBy1 = () =>
+    topicByName(image, "t")!.partitions.filter((p) => p.replicas[0] === 1 && p.leader !== 1);
+
+  moveAwayFrom1(1);
+  assert.equal(c.balanceLeaders(image).response, 0, "1 of 10 (10 %) is not above the threshold");
+  moveAwayFrom1(1);
+  assert.equal(notLedBy1().length, 2);
+  assert.equal(c.balanceLeaders(image, false).response, 0, "preferred moves only when asked");
+  image = commit(image, c.balanceLeaders(image));
+  assert.equal(notLedBy1().length, 0, "2 of 10 (20 %): both moved back");
 });
 
 Deno.test("createPartitions() only grows and keeps the replication factor", () => {
