@@ -190,6 +190,20 @@ export class ChaosNodes {
     return [];
   }
 
+  /** How many processes this object has started so far (see {@link recoveryLinesSince}). */
+  get started(): number {
+    return this.#children.length;
+  }
+
+  /**
+   * Recovery lines of every process started for node `id` after the first
+   * `since` processes (of any node) this object started: a damaged log is
+   * opened by the first of them that gets that far.
+   */
+  recoveryLinesSince(id: number, since: number): string[] {
+    return this.#children.slice(since).filter((c) => c.id === id).flatMap((c) => c.recoveryLines);
+  }
+
   /** The last lines of every restarted node, for a failing run's report. */
   restartedOutput(): string {
     return this.#children.map((c) => `pid ${c.proc.pid}:\n${c.tail.join("\n")}`).join("\n");

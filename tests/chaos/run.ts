@@ -19,7 +19,7 @@ import { type ChaosContext, sleep, waitHealthy } from "./cluster_view.ts";
 import { failoverSamples } from "./failover.ts";
 import type { History } from "./history.ts";
 import { LeaderTermSampler } from "./leader_terms.ts";
-import { injectCorrupt } from "./nemesis/corrupt.ts";
+import { injectCorrupt, recheckDetections } from "./nemesis/corrupt.ts";
 import type { FaultEvent, FaultSlot } from "./nemesis/fault.ts";
 import { injectKill } from "./nemesis/kill.ts";
 import { healNetwork, injectPartition, PARTITION_MECHANISM } from "./nemesis/partition.ts";
@@ -172,7 +172,8 @@ async function finish(run: {
   runStartMs: number;
   healed: boolean;
 }): Promise<ChaosResult> {
-  const { ctx, workload, events } = run;
+  const { ctx, workload } = run;
+  const events = recheckDetections(ctx.nodes, ctx.topic, run.events);
   const call = { signal: AbortSignal.timeout(FINAL_READ_MS) };
   const starts = await ctx.admin.listOffsets(CHAOS_TOPIC, "earliest", call);
   const ends = await ctx.admin.listOffsets(CHAOS_TOPIC, "latest", call);

@@ -24,6 +24,7 @@
 import { join } from "node:path";
 import { BATCH_FIELD_OFFSETS, scanValidBatches } from "@strom/client";
 import { type ChaosContext, partitionsOf, pick, sleep } from "../cluster_view.ts";
+import type { ChaosNodes } from "../nodes.ts";
 import type { FaultEvent, FaultSlot } from "./fault.ts";
 
 /** Most bytes a torn tail removes (always fewer than the last batch holds). */
@@ -168,6 +169,8 @@ export async function injectCorrupt(ctx: ChaosContext, slot: FaultSlot): Promise
       damaged = true;
     }
   }
+  // Processes started from here on open the damaged file; the end of the run looks at them again.
+  detail.processesBefore = ctx.nodes.started;
   ctx.nodes.restart(follower);
   const detection = damaged ? await awaitDetection(ctx, follower, partition.partition) : undefined;
   if (detection !== undefined) detail.detection = detection;
@@ -181,6 +184,30 @@ export async function injectCorrupt(ctx: ChaosContext, slot: FaultSlot): Promise
     detail,
     ...(damaged ? { detected: detection !== undefined } : {}),
   };
+}
+
+/**
+ * For corrupt faults not detected within {@link DETECTION_WAIT_MS}: looks
+ * again, once the run has healed, at everything the damaged node's processes
+ * printed since the damage. A node that was slow to open the log (one seed
+ * restarted it right after its data dir was wiped and the controller killed,
+ * and it took longer than 30 s to register) reported it late, which is not a
+ * miss; a node that opened the log and said nothing still counts as one.
+ */
+export function recheckDetections(
+  nodes: Pick<ChaosNodes, "recoveryLinesSince">,
+  topic: string,
+  events: readonly FaultEvent[],
+): FaultEvent[] {
+  return events.map((e) => {
+    if (e.kind !== "corrupt" || e.detected !== false || e.detail === undefined) return e;
+    const partition = e.detail.partition as number;
+    const since = e.detail.processesBefore as number;
+    const line = nodes.recoveryLinesSince(e.nodes[0], since)
+      .find((l) => namesPartitionDir(l, topic, partition));
+    if (line === undefined) return e;
+    return { ...e, detected: true, detail: { ...e.detail, detection: line, detectedLate: true } };
+  });
 }
 
 /** The restarted node's log line reporting the damage, or undefined after {@link DETECTION_WAIT_MS}. */

@@ -11,7 +11,9 @@ import {
   lastSegment,
   namesPartitionDir,
   planDamage,
+  recheckDetections,
 } from "./corrupt.ts";
+import type { FaultEvent } from "./fault.ts";
 
 async function batch(values: string[]): Promise<Uint8Array> {
   return await encodeRecordBatch({
@@ -95,4 +97,38 @@ Deno.test("the storage layer reports and cuts every tear and flip the corrupt fa
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("a corruption reported after the detection wait counts as detected late; one never reported stays undetected", () => {
+  const line = (p: number) =>
+    `WARN  recovery truncated a torn or corrupt log tail dir=/d/node-3/chaos-${p} segment=0`;
+  // Processes started: #0 node 1, #1 node 3 (before the damage), #2 node 3 (after it).
+  const started = [
+    { id: 1, lines: [line(0)] },
+    { id: 3, lines: [line(0)] },
+    { id: 3, lines: [line(2)] },
+  ];
+  const nodes = {
+    recoveryLinesSince: (id: number, since: number) =>
+      started.slice(since).filter((c) => c.id === id).flatMap((c) => c.lines),
+  };
+  const fault = (partition: number, processesBefore: number): FaultEvent => ({
+    kind: "corrupt",
+    index: partition,
+    atMs: 0,
+    variant: "flipped-bit",
+    nodes: [3],
+    heldMs: 30_000,
+    detail: { partition, processesBefore },
+    detected: false,
+  });
+  const [late, before, missed] = recheckDetections(nodes, "chaos", [
+    fault(2, 2),
+    fault(0, 2), // node 3 reported partition 0 only before this damage: not this one
+    fault(1, 2),
+  ]);
+  strictEqual(late.detected, true);
+  strictEqual(late.detail?.detectedLate, true);
+  strictEqual(before.detected, false);
+  strictEqual(missed.detected, false);
 });
