@@ -14,19 +14,13 @@
 import assert from "node:assert/strict";
 import { launchCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
-import { requestJson } from "./_harness/http.ts";
+import { describePartitions, requestJson } from "./_harness/http.ts";
 import { eventually } from "./_harness/process.ts";
 import { groupCoordinatorPartition } from "../broker/groups/mod.ts";
 
 const TOPIC = "stale-offsets";
 const OFFSETS_TOPIC = "__consumer_offsets";
 const ROUNDS = 2;
-
-interface PartitionView {
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-}
 
 Deno.test({
   name:
@@ -54,9 +48,8 @@ Deno.test({
         );
       };
       const coordinatorOf = async (url: string, group: string) => {
-        const described = await requestJson(`${url}/v1/topics/${OFFSETS_TOPIC}`);
-        const partitions = described.body?.partitions as PartitionView[] | undefined;
-        if (described.status !== 200 || !partitions) return undefined;
+        const partitions = await describePartitions(url, OFFSETS_TOPIC);
+        if (!partitions) return undefined;
         const partition = groupCoordinatorPartition(group, partitions.length);
         return { partition, ...partitions[partition] };
       };

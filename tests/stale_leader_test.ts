@@ -12,16 +12,10 @@
 import assert from "node:assert/strict";
 import { launchCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
-import { requestJson } from "./_harness/http.ts";
+import { describePartitions, type PartitionView, requestJson } from "./_harness/http.ts";
 import { eventually } from "./_harness/process.ts";
 
 const TOPIC = "stale";
-
-interface PartitionView {
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-}
 
 Deno.test({
   name:
@@ -37,8 +31,7 @@ Deno.test({
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const describe = async (url: string): Promise<PartitionView | undefined> =>
-        (await requestJson(`${url}/v1/topics/${TOPIC}`).catch(() => undefined))?.body
-          ?.partitions?.[0];
+        (await describePartitions(url, TOPIC))?.[0];
       let before: PartitionView | undefined;
       await eventually(
         async () => {

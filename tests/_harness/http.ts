@@ -30,3 +30,20 @@ export async function requestJson(
     return { status: 0, body: { error: { code: "NETWORK", message: String(e) } } };
   }
 }
+
+/** One partition as `GET /v1/topics/{topic}` describes it (the fields tests look at). */
+export interface PartitionView {
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** The partitions of `topic` as the node at `url` describes them, or undefined if it does not answer. */
+export async function describePartitions(
+  url: string,
+  topic: string,
+): Promise<PartitionView[] | undefined> {
+  const answer = await requestJson(`${url}/v1/topics/${topic}`).catch(() => undefined);
+  if (answer?.status !== 200) return undefined;
+  return answer.body?.partitions as PartitionView[] | undefined;
+}
