@@ -131,11 +131,7 @@ async function produceLoop(
     }
     const settle = (error: unknown) => {
       inFlight--;
-      if (!warmup && error === undefined) totals.acked++;
-      else if (!warmup) {
-        totals.failed++;
-        totals.firstError ??= String((error as Error)?.message ?? error);
-      }
+      if (!warmup) countAnswer(totals, error);
       spec.onAck({ sentMs, ackedMs: performance.now(), error, warmup });
       const wake = slotFreed;
       slotFreed = undefined;
@@ -148,4 +144,17 @@ async function produceLoop(
   }
   while (inFlight > 0) await new Promise<void>((r) => slotFreed = r);
   await producer.close();
+}
+
+/** Counts one measured record's answer. */
+function countAnswer(
+  totals: { acked: number; failed: number; firstError: string | undefined },
+  error: unknown,
+): void {
+  if (error === undefined) {
+    totals.acked++;
+    return;
+  }
+  totals.failed++;
+  totals.firstError ??= String((error as Error)?.message ?? error);
 }
