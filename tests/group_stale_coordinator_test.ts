@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { launchCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
-import { describePartitions, requestJson } from "./_harness/http.ts";
+import { createTopic, describePartitions, requestJson } from "./_harness/http.ts";
 import { eventually } from "./_harness/process.ts";
 import { groupCoordinatorPartition } from "../broker/groups/mod.ts";
 
@@ -30,11 +30,7 @@ Deno.test({
     const nodes = new ClusterNodes(cluster);
     try {
       const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
-      const created = await requestJson(`${urls[0]}/v1/topics`, {
-        body: { name: TOPIC, partitions: 1, replicationFactor: 3 },
-        timeoutMs: 15_000,
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await createTopic(urls[0], TOPIC, 1);
 
       const commit = async (url: string, group: string, offset: number) => {
         await eventually(

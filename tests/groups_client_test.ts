@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { Strom } from "@strom/client";
 import { launchCluster } from "./_harness/launcher.ts";
 import type { LaunchedCluster } from "./_harness/launcher.ts";
-import { requestJson } from "./_harness/http.ts";
+import { createTopic as createTopicVia, requestJson } from "./_harness/http.ts";
 import { eventually, LineCollector, processAlive } from "./_harness/process.ts";
 
 const SESSION_MS = 5_000;
@@ -50,11 +50,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * UNKNOWN_TOPIC_OR_PARTITION, which the client does not retry.
  */
 async function createTopic(urls: readonly string[], name: string, partitions: number) {
-  const created = await requestJson(`${urls[0]}/v1/topics`, {
-    body: { name, partitions, replicationFactor: 3 },
-    timeoutMs: 15_000,
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await createTopicVia(urls[0], name, partitions);
   for (const url of urls) {
     await eventually(
       async () => {

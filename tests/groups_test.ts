@@ -18,7 +18,7 @@ import { runCli } from "../client/cli/main.ts";
 import { launchCluster } from "./_harness/launcher.ts";
 import type { LaunchedCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
-import { requestJson } from "./_harness/http.ts";
+import { createTopic as createTopicVia, requestJson } from "./_harness/http.ts";
 import { eventually, LineCollector, processAlive } from "./_harness/process.ts";
 
 const SESSION_MS = 3_000;
@@ -43,11 +43,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
 }
 
 async function createTopic(url: string, name: string, partitions: number): Promise<void> {
-  const created = await requestJson(`${url}/v1/topics`, {
-    body: { name, partitions, replicationFactor: 3 },
-    timeoutMs: 15_000,
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await createTopicVia(url, name, partitions);
   await eventually(
     async () => {
       const d = await requestJson(`${url}/v1/topics/${name}`);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { LaunchedCluster } from "./_harness/launcher.ts";
 import { launchCluster } from "./_harness/launcher.ts";
-import { requestJson } from "./_harness/http.ts";
+import { createTopic, requestJson } from "./_harness/http.ts";
 import { eventually, LineCollector, processAlive } from "./_harness/process.ts";
 
 /** Every node's image hash once all nodes report the same offset. */
@@ -63,10 +63,7 @@ Deno.test({
     const restarted: ReturnType<typeof startNode>[] = [];
     try {
       const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
-      const created = await requestJson(`${urls[0]}/v1/topics`, {
-        body: { name: "orders", partitions: 6, replicationFactor: 3 },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await createTopic(urls[0], "orders", 6);
       const described = await requestJson(`${urls[2]}/v1/topics/orders`);
       // The write was answered once node 1 applied it; node 3 may need a moment.
       await eventually(

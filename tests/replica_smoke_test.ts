@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { decodeRecordBatches, encodeRecordBatchSync, H2Client } from "@strom/client";
 import { launchCluster } from "./_harness/launcher.ts";
-import { requestJson } from "./_harness/http.ts";
+import { createTopic, requestJson } from "./_harness/http.ts";
 import { eventually } from "./_harness/process.ts";
 
 const TOPIC = "smoke";
@@ -25,11 +25,7 @@ Deno.test({
     const http = new H2Client({ timeoutMs: 10_000 });
     try {
       const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
-      const created = await requestJson(`${urls[0]}/v1/topics`, {
-        body: { name: TOPIC, partitions: 1, replicationFactor: 3 },
-        timeoutMs: 15_000,
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await createTopic(urls[0], TOPIC, 1);
 
       let leaderUrl = "";
       await eventually(

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { launchCluster } from "./_harness/launcher.ts";
 import { ClusterNodes } from "./_harness/nodes.ts";
-import { describePartitions, type PartitionView, requestJson } from "./_harness/http.ts";
+import { createTopic, describePartitions, type PartitionView } from "./_harness/http.ts";
 import { eventually } from "./_harness/process.ts";
 
 const TOPIC = "stale";
@@ -25,11 +25,7 @@ Deno.test({
     const nodes = new ClusterNodes(cluster);
     try {
       const urls = cluster.manifest.nodes.map((n) => n.clientUrl);
-      const created = await requestJson(`${urls[0]}/v1/topics`, {
-        body: { name: TOPIC, partitions: 1, replicationFactor: 3 },
-        timeoutMs: 15_000,
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await createTopic(urls[0], TOPIC, 1);
       const describe = async (url: string): Promise<PartitionView | undefined> =>
         (await describePartitions(url, TOPIC))?.[0];
       let before: PartitionView | undefined;

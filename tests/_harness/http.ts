@@ -5,6 +5,8 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+
 /** A JSON answer: status and parsed body. */
 export interface JsonAnswer {
   readonly status: number;
@@ -46,4 +48,13 @@ export async function describePartitions(
   const answer = await requestJson(`${url}/v1/topics/${topic}`).catch(() => undefined);
   if (answer?.status !== 200) return undefined;
   return answer.body?.partitions as PartitionView[] | undefined;
+}
+
+/** Creates `name` (RF 3) through the node at `url` and asserts the 201. */
+export async function createTopic(url: string, name: string, partitions: number): Promise<void> {
+  const created = await requestJson(`${url}/v1/topics`, {
+    body: { name, partitions, replicationFactor: 3 },
+    timeoutMs: 15_000,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
 }
