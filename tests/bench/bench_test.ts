@@ -113,6 +113,10 @@ Deno.test("every bench subcommand reports positive numbers in the JSON shape aga
     const times = failover.extra?.failoverMs as number[];
     assertEquals(times.length, 1);
     assert(times[0] > 0);
+    // The kill is counted in exactly one of the two kinds, by whether it hit the controller.
+    const leaderOnly = failover.extra?.leaderOnlyFailoverMs as number[];
+    const controllerToo = (failover.extra?.controllerToo as { failoverMs: number[] }).failoverMs;
+    assertEquals([...leaderOnly, ...controllerToo], times);
   } finally {
     await cluster.cleanup();
   }
