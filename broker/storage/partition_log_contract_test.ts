@@ -144,6 +144,46 @@ contract("read() with endOffsetMax returns only batches below it", async (h) => 
   }
 });
 
+contract(
+  "a read of exactly the last append returns what is on disk, and nothing stale after a truncation",
+  async (h) => {
+    let log = await h.open();
+    try {
+      await log.append(makeBatch({ count: 3, fill: 1 }), LEADER);
+      const second = makeBatch({ count: 2, fill: 2 });
+      await log.append(second, LEADER);
+      const recent = await log.read(3, 1 << 20);
+      strictEqual(recent.batches, second, "answered from memory, no file read");
+      strictEqual(recent.nextOffset, 5);
+      strictEqual(readBatchHeader(recent.batches).baseOffset, 3, "offsets as assigned");
+      // Bounded reads keep their meaning at the log end.
+      strictEqual((await log.read(3, 1 << 20, { endOffsetMax: 4 })).batches.length, 0);
+      strictEqual(batchCount((await log.read(3, 1)).batches), 1);
+      await log.close();
+      log = await h.open();
+      deepStrictEqual(
+        (await log.read(3, 1 << 20)).batches,
+        recent.batches,
+        "same bytes as the file",
+      );
+
+      await log.append(makeBatch({ count: 2, fill: 3 }), LEADER);
+      await log.truncateTo(5);
+      strictEqual((await log.read(5, 1 << 20)).batches.length, 0, "the cut append is gone");
+      await log.append(makeBatch({ count: 4, fill: 4 }), LEADER);
+      const replaced = await log.read(5, 1 << 20);
+      strictEqual(replaced.nextOffset, 9);
+      deepStrictEqual((await recordsOf(replaced.batches)).map(([offset]) => offset), [5, 6, 7, 8]);
+      strictEqual((await recordsOf(replaced.batches))[0][2]?.charCodeAt(0), 4, "the new records");
+      await log.deleteRecordsBefore(9);
+      await expectCode(log.read(5, 1 << 20), "OFFSET_OUT_OF_RANGE");
+    } finally {
+      await log.close();
+    }
+    await rejects(log.read(5, 1 << 20));
+  },
+);
+
 contract("append() rejects a batch with a bad CRC and appends nothing", async (h) => {
   const log = await h.open();
   try {
