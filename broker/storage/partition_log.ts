@@ -590,7 +590,7 @@ export class PartitionLog {
    * its own never, only while the produce request (or the follower's answer)
    * is still alive anyway; after a GC the read goes to the file as before.
    * At 55,000 records/s (bench, interleaved runs) major GCs on the brokers
-   * fell 10–16 % (238–245 against 264–289 per run); p99 moved within noise.
+   * fell 10–16 % (235–245 against 264–289 per run); p99 moved within noise.
    */
   #lastAppendAt(offset: number, maxBytes: number, limit: number): ReadResult | undefined {
     const last = this.#lastAppend;
