@@ -27,6 +27,8 @@ import { Progress } from "./progress.ts";
 import type { ScenarioResult } from "./result.ts";
 import { rates } from "./result.ts";
 import { ensureTopic } from "./topic.ts";
+// Nearest-rank: the median is a measured kill, the lower middle one for an even count.
+import { percentile } from "../chaos/report.ts";
 
 /** The load during failover when `--throughput` is not given. */
 const FAILOVER_RATE_DEFAULT_PER_SEC = 2_000;
@@ -89,9 +91,8 @@ export async function benchFailover(
       },
     });
     const progress = new Progress({ label: "failover", total: o.kills, enabled: o.progress });
-    const failoversMs: number[] = [];
-    const leaderOnlyMs: number[] = [];
-    const withControllerMs: number[] = [];
+    /** Each kill: time to the next acknowledged write, and whether it hit the controller too. */
+    const kills: { ms: number; controllerToo: boolean }[] = [];
     for (let k = 0; k < o.kills; k++) {
       const leader = await waitForWholeIsr(admin, o);
       await waitUntil(
@@ -117,8 +118,10 @@ export async function benchFailover(
           `no write acknowledged ${RECOVERY_WAIT_MS_MAX} ms after killing node ${leader}`,
         );
       }
-      failoversMs.push(recovered.ackedMs - killedMs);
-      (leader === controller ? withControllerMs : leaderOnlyMs).push(recovered.ackedMs - killedMs);
+      kills.push({
+        ms: round3(recovered.ackedMs - killedMs),
+        controllerToo: leader === controller,
+      });
       sampler.setPid(leader, cluster.restart(leader));
       progress.update(k + 1);
     }
@@ -126,6 +129,9 @@ export async function benchFailover(
     abort.abort();
     const totals = await load;
     load = undefined;
+    const failoverMs = kills.map((k) => k.ms);
+    const leaderOnlyMs = kills.filter((k) => !k.controllerToo).map((k) => k.ms);
+    const controllerTooMs = kills.filter((k) => k.controllerToo).map((k) => k.ms);
     return {
       records: totals.acked,
       elapsedMs: totals.elapsedMs,
@@ -135,15 +141,12 @@ export async function benchFailover(
       ...(totals.firstError ? { firstError: totals.firstError } : {}),
       extra: {
         ...extra,
-        failoverMs: failoversMs.map(round3),
-        failoverMsMedian: median(failoversMs),
-        failoverMsMax: round3(Math.max(...failoversMs)),
-        leaderOnlyFailoverMs: leaderOnlyMs.map(round3),
-        leaderOnlyFailoverMsMedian: median(leaderOnlyMs),
-        controllerToo: {
-          failoverMs: withControllerMs.map(round3),
-          medianMs: median(withControllerMs),
-        },
+        failoverMs,
+        failoverMsMedian: percentile(failoverMs, 50),
+        failoverMsMax: Math.max(...failoverMs),
+        leaderOnlyFailoverMs: leaderOnlyMs,
+        leaderOnlyFailoverMsMedian: percentile(leaderOnlyMs, 50),
+        controllerToo: { failoverMs: controllerTooMs, medianMs: percentile(controllerTooMs, 50) },
       },
     };
   } finally {
@@ -152,13 +155,6 @@ export async function benchFailover(
     latency.destroy();
     await strom.close();
   }
-}
-
-/** The lower median (a measured value, not an average of two), or null for none. */
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return round3(sorted[Math.floor((sorted.length - 1) / 2)]);
 }
 
 /** Waits until partition 0 has a leader and a full ISR; returns the leader. */
