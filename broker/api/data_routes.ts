@@ -10,6 +10,7 @@
 
 import type { Context, Hono } from "hono";
 import { decodeRecordBatches, StromError } from "@strom/client";
+import { bytesResponse } from "./bytes_response.ts";
 import { readBodyBytes } from "./body_bytes.ts";
 import {
   BATCH_MEDIA_TYPE,
@@ -109,7 +110,7 @@ export function mountDataRoutes(app: Hono, deps: DataRouteDeps): void {
       signal: c.req.raw.signal,
     });
     if (binary) {
-      return new Response(r.batches as Uint8Array<ArrayBuffer>, {
+      return bytesResponse([r.batches], {
         headers: {
           "content-type": BATCH_MEDIA_TYPE,
           "x-strom-high-watermark": String(r.highWatermark),

@@ -73,22 +73,31 @@ export interface ReplicaFetchResponse {
   readonly partitions: readonly ReplicaFetchPartitionResult[];
 }
 
-/** Encodes a response frame. */
-export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Uint8Array {
+/**
+ * A response frame as parts: the length prefix and JSON header in one buffer,
+ * then each partition's batches as they are (no copy: the leader streams them).
+ */
+export function encodeReplicaFetchResponseParts(response: ReplicaFetchResponse): Uint8Array[] {
   const header = new TextEncoder().encode(JSON.stringify({
     partitions: response.partitions.map(({ batches, ...rest }) => ({
       ...rest,
       bytes: batches.length,
     })),
   }));
-  const dataBytes = response.partitions.reduce((n, p) => n + p.batches.length, 0);
-  const out = new Uint8Array(4 + header.length + dataBytes);
-  new DataView(out.buffer).setUint32(0, header.length);
-  out.set(header, 4);
-  let position = 4 + header.length;
-  for (const p of response.partitions) {
-    out.set(p.batches, position);
-    position += p.batches.length;
+  const head = new Uint8Array(4 + header.length);
+  new DataView(head.buffer).setUint32(0, header.length);
+  head.set(header, 4);
+  return [head, ...response.partitions.map((p) => p.batches).filter((b) => b.length > 0)];
+}
+
+/** Encodes a response frame as one buffer (the parts joined). */
+export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Uint8Array {
+  const parts = encodeReplicaFetchResponseParts(response);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let position = 0;
+  for (const p of parts) {
+    out.set(p, position);
+    position += p.length;
   }
   return out;
 }

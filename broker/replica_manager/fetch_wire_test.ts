@@ -3,6 +3,7 @@ import type { StromError } from "@strom/client";
 import {
   decodeReplicaFetchResponse,
   encodeReplicaFetchResponse,
+  encodeReplicaFetchResponseParts,
   parseReplicaFetchRequest,
 } from "./fetch_wire.ts";
 import type { ReplicaFetchResponse } from "./fetch_wire.ts";
@@ -43,6 +44,22 @@ Deno.test("a replica fetch response survives encoding with its batches byte for 
   const back = decodeReplicaFetchResponse(frame);
   assert.deepEqual(back, RESPONSE);
   assert.equal(back.partitions[0].batches.buffer, frame.buffer, "batches are views, not copies");
+});
+
+Deno.test("the parts of a response are its frame, the stored batches passed as they are", () => {
+  const parts = encodeReplicaFetchResponseParts(RESPONSE);
+  // The header, then the non-empty batches themselves (the leader streams them, no copy).
+  assert.equal(parts.length, 3);
+  assert.equal(parts[1], RESPONSE.partitions[0].batches);
+  assert.equal(parts[2], RESPONSE.partitions[2].batches);
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.length;
+  }
+  assert.deepEqual(joined, encodeReplicaFetchResponse(RESPONSE));
+  assert.deepEqual(decodeReplicaFetchResponse(joined), RESPONSE);
 });
 
 Deno.test("decodeReplicaFetchResponse() refuses truncated, oversized and trailing frames", () => {

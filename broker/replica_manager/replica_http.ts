@@ -9,12 +9,13 @@
 import type { Hono } from "hono";
 import { StromError } from "@strom/client";
 import type { H2Client } from "@strom/client";
+import { bytesResponse } from "../api/bytes_response.ts";
 import { readJsonBody } from "../api/json_body.ts";
 import type { MetadataImage } from "../metadata/image.ts";
 import { REPLICA_FETCH_TIMEOUT_MARGIN_MS } from "./config.ts";
 import {
   decodeReplicaFetchResponse,
-  encodeReplicaFetchResponse,
+  encodeReplicaFetchResponseParts,
   parseReplicaFetchRequest,
   REPLICA_FETCH_CONTENT_TYPE,
   REPLICA_FETCH_PATH,
@@ -36,7 +37,7 @@ export function mountReplicaRoutes(app: Hono, replicas: () => ReplicaManager | u
       await readJsonBody(c.req.raw, REPLICA_FETCH_REQUEST_BYTES_MAX),
     );
     const response = await manager.handleReplicaFetch(request, c.req.raw.signal);
-    return new Response(encodeReplicaFetchResponse(response) as Uint8Array<ArrayBuffer>, {
+    return bytesResponse(encodeReplicaFetchResponseParts(response), {
       headers: { "content-type": REPLICA_FETCH_CONTENT_TYPE },
     });
   });
