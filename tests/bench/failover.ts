@@ -5,6 +5,14 @@
  * whole again, and repeat. Needs a cluster the bench can kill and restart
  * (one it started, or `--manifest`).
  *
+ * A kill lands on a healthy cluster: with `--preload-partitions`, every
+ * preloaded partition must have its whole ISR back too (no under-replicated
+ * partition, what an operator checks before taking a broker down). Without
+ * that, a kill came while the restarted node was still catching up 3,333
+ * partitions and the controller still committing their ISR expansions
+ * (2-3 s after each restart), and measured that recovery, not a failover.
+ * How long that takes after each restart is reported as `preload.settleMs`.
+ *
  * Each kill is also reported by kind: a leader that was also the active
  * controller (every node is a combined broker and controller) is replaced
  * only after a Raft election and a full broker session timeout counted from
@@ -34,8 +42,10 @@ import { percentile } from "../chaos/report.ts";
 const FAILOVER_RATE_DEFAULT_PER_SEC = 2_000;
 /** Longest wait for a write to be acknowledged after a kill. */
 const RECOVERY_WAIT_MS_MAX = 60_000;
-/** Longest wait for the restarted node to rejoin the ISR. */
+/** Longest wait for the restarted node to rejoin the ISR (of every preloaded partition too). */
 const ISR_WAIT_MS_MAX = 90_000;
+/** How often the preload topic (up to 10,000+ partitions) is described while waiting. */
+const PRELOAD_POLL_MS = 250;
 /** Steady acknowledged load before each kill. */
 const STEADY_MS = 1_000;
 const POLL_MS = 50;
@@ -58,13 +68,15 @@ export async function benchFailover(
   let lastAck: Ack | undefined;
   let ackWaiter: ((a: Ack) => void) | undefined;
   let load: ReturnType<typeof runLoad> | undefined;
+  let preloadTopic: string | undefined;
   try {
     const admin = strom.admin();
     if (o.preloadPartitions > 0) {
       // Kills start once every preload replica is open: failover with 10,000 partitions
       // present, not during their creation.
+      preloadTopic = `${o.topic}-preload`;
       const big = await ensureTopic(admin, {
-        name: `${o.topic}-preload`,
+        name: preloadTopic,
         partitions: o.preloadPartitions,
         replicationFactor: o.replicationFactor,
         configs: { "min.insync.replicas": String(o.minInsyncReplicas) },
@@ -93,7 +105,20 @@ export async function benchFailover(
     const progress = new Progress({ label: "failover", total: o.kills, enabled: o.progress });
     /** Each kill: time to the next acknowledged write, and whether it hit the controller too. */
     const kills: { ms: number; controllerToo: boolean }[] = [];
+    /** Per restart: until the preload topic had no under-replicated partition again. */
+    const settleMs: number[] = [];
+    let restartedMs: number | undefined;
     for (let k = 0; k < o.kills; k++) {
+      const preload = preloadTopic;
+      if (preload !== undefined) {
+        await waitUntil(
+          () => wholeIsrs(admin, preload, o),
+          ISR_WAIT_MS_MAX,
+          "whole ISRs on the preload topic",
+          PRELOAD_POLL_MS,
+        );
+        if (restartedMs !== undefined) settleMs.push(Math.round(performance.now() - restartedMs));
+      }
       const leader = await waitForWholeIsr(admin, o);
       await waitUntil(
         () => lastAck !== undefined && performance.now() - lastAck.ackedMs < 100,
@@ -123,6 +148,7 @@ export async function benchFailover(
         controllerToo: leader === controller,
       });
       sampler.setPid(leader, cluster.restart(leader));
+      restartedMs = performance.now();
       progress.update(k + 1);
     }
     progress.finish();
@@ -141,6 +167,7 @@ export async function benchFailover(
       ...(totals.firstError ? { firstError: totals.firstError } : {}),
       extra: {
         ...extra,
+        ...(extra.preload ? { preload: { ...extra.preload, settleMs } } : {}),
         failoverMs,
         failoverMsMedian: percentile(failoverMs, 50),
         failoverMsMax: Math.max(...failoverMs),
@@ -155,6 +182,12 @@ export async function benchFailover(
     latency.destroy();
     await strom.close();
   }
+}
+
+/** Whether every partition of `topic` has a leader and a whole ISR. */
+async function wholeIsrs(admin: Admin, topic: string, o: BenchOptions): Promise<boolean> {
+  const { partitions } = await admin.describeTopic(topic);
+  return partitions.every((p) => p.leader >= 0 && p.isr.length >= o.replicationFactor);
 }
 
 /** Waits until partition 0 has a leader and a full ISR; returns the leader. */
@@ -176,12 +209,13 @@ async function waitUntil(
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
+  pollMs = POLL_MS,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await Promise.resolve().then(check).catch(() => false))) {
     if (performance.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
