@@ -8,6 +8,7 @@
  */
 
 import { StromError } from "@strom/client";
+import { concatBytes } from "../concat_bytes.ts";
 
 /** The whole body (empty when there is none); throws RECORD_LIST_TOO_LARGE past `bytesMax`. */
 export async function readBodyBytes(req: Request, bytesMax: number): Promise<Uint8Array> {
@@ -46,13 +47,7 @@ export async function readBodyBytes(req: Request, bytesMax: number): Promise<Uin
     chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0];
-  const all = new Uint8Array(bytes);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
+  return concatBytes(chunks, bytes);
 }
 
 function unreadable(e: unknown): StromError {

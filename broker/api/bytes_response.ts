@@ -23,6 +23,8 @@
  * @module
  */
 
+import { concatBytes } from "../concat_bytes.ts";
+
 /** Bodies up to this size are copied into one buffer (cheaper than a stream for small ones). */
 export const BYTES_RESPONSE_COPY_BYTES_MAX = 32 * 1024;
 
@@ -41,7 +43,7 @@ export function bytesResponse(parts: readonly Uint8Array[], init: ResponseInit =
   const nonEmpty = parts.filter((p) => p.length > 0);
   const totalBytes = nonEmpty.reduce((n, p) => n + p.length, 0);
   if (totalBytes <= BYTES_RESPONSE_COPY_BYTES_MAX) {
-    return new Response(join(nonEmpty, totalBytes), init);
+    return new Response(concatBytes(nonEmpty, totalBytes), init);
   }
   const headers = new Headers(init.headers);
   headers.set("content-length", String(totalBytes));
@@ -53,14 +55,4 @@ export function bytesResponse(parts: readonly Uint8Array[], init: ResponseInit =
     },
   });
   return new Response(body, { ...init, headers });
-}
-
-function join(parts: readonly Uint8Array[], totalBytes: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(totalBytes);
-  let position = 0;
-  for (const p of parts) {
-    out.set(p, position);
-    position += p.length;
-  }
-  return out;
 }

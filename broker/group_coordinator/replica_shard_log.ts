@@ -10,6 +10,7 @@
  */
 
 import { decodeRecordBatches, encodeRecordBatchSync, StromError } from "@strom/client";
+import { concatBytes } from "../concat_bytes.ts";
 import type { ProduceRequest, ProduceResult } from "../api/data_plane.ts";
 import type { EncodedGroupRecord } from "../groups/mod.ts";
 import { GROUP_METADATA_TOPIC } from "../groups/mod.ts";
@@ -98,11 +99,5 @@ export function encodeBatches(records: readonly EncodedGroupRecord[]): Uint8Arra
       baseTimestamp: nowMs,
     }));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -17,6 +17,7 @@
 
 import { StromError } from "@strom/client";
 import type { ErrorCode } from "@strom/client";
+import { concatBytes } from "../concat_bytes.ts";
 
 /** Content type of the binary fetch response. */
 export const REPLICA_FETCH_CONTENT_TYPE = "application/vnd.strom.replica-fetch";
@@ -92,14 +93,7 @@ export function encodeReplicaFetchResponseParts(response: ReplicaFetchResponse):
 
 /** Encodes a response frame as one buffer (the parts joined). */
 export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Uint8Array {
-  const parts = encodeReplicaFetchResponseParts(response);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let position = 0;
-  for (const p of parts) {
-    out.set(p, position);
-    position += p.length;
-  }
-  return out;
+  return concatBytes(encodeReplicaFetchResponseParts(response));
 }
 
 /**

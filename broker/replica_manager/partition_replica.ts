@@ -21,6 +21,7 @@
  * @module
  */
 
+import { concatBytes } from "../concat_bytes.ts";
 import {
   batchSizeBytes,
   crc32c,
@@ -935,11 +936,5 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     return ok;
   });
   if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let position = 0;
-  for (const p of parts) {
-    out.set(p, position);
-    position += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -36,6 +36,7 @@ import {
   readBatchHeader,
   timestampType,
 } from "@strom/client";
+import { concatBytes } from "../concat_bytes.ts";
 import type { Logger } from "../log.ts";
 import { compacts } from "./config.ts";
 import type { PartitionLog } from "./partition_log.ts";
@@ -266,12 +267,7 @@ async function cleanSegment(
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     const drain = async () => {
-      const joined = new Uint8Array(pendingBytes);
-      let at = 0;
-      for (const part of pending) {
-        joined.set(part, at);
-        at += part.length;
-      }
+      const joined = concatBytes(pending, pendingBytes);
       await file.write(sizeBytes, joined);
       sizeBytes += joined.length;
       pending = [];
