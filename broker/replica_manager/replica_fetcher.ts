@@ -21,21 +21,10 @@
  * partition must not drag up to a thousand idle ones through every round trip
  * with it. Quiet ("cold") partitions share rounds with the long wait, at most
  * {@link COLD_ROUNDS_SPARE} more than they need when full, so partitions that
- * go quiet one by one do not add rounds without end. A hot partition never
- * waits for room while a cold round has some.
- *
- * Cold partitions that find every cold round taken first merge: the smallest
- * parked cold round that is not full is cancelled (its partitions withdrawn
- * without a back-off) and relaunched together with them as one round, so
- * cold rounds fill up instead of multiplying. Only when every cold round is
- * full does a cold partition take a hot round. (They used to take a hot round
- * whenever the cold ones were out: with 10,000 partitions the rounds built up
- * while the logs opened one by one, and thousands of idle partitions went on
- * cycling through hot rounds every 500 ms, about three times the fetches the
- * cold wait allows and most of an idle broker's CPU and garbage.)
- *
- * Partitions not in a round wait in `#idle`, in the order they came back (the
- * oldest is picked first, so none starves).
+ * go quiet one by one do not add rounds without end. A partition never waits
+ * for room of its own kind while the other kind has some. Partitions not in a
+ * round wait in `#idle`, in the order they came back (the oldest is picked
+ * first, so none starves).
  *
  * @module
  */
@@ -88,20 +77,6 @@ const IDLE_RECHECK_MS = 1_000;
  * and it must not fall back among the idle ones for that.
  */
 export const HOT_KEEP_MS = 5_000;
-
-/** A partition picked for a round, with its fetch (in flight until answered or abandoned). */
-interface PickedFetch {
-  readonly replica: PartitionReplica;
-  readonly fetch: FollowerFetchRequest;
-}
-
-/** A request in flight. */
-interface Round {
-  readonly picked: readonly PickedFetch[];
-  /** Cancels it (a cold round merged into a fuller one). */
-  readonly cancel: AbortController;
-}
-
 /** Cold rounds allowed beyond those that full rounds would need. */
 export const COLD_ROUNDS_SPARE = 4;
 
@@ -122,10 +97,6 @@ export class ReplicaFetcher {
   /** Members new here that have had no answer yet (hot: their first fetch should be quick). */
   #fresh = new Set<PartitionReplica>();
   readonly #inFlight = new Set<Promise<void>>();
-  /** Cold rounds parked on the leader (what a merge may cancel). */
-  readonly #coldParked = new Set<Round>();
-  /** A merge under way: `target` is cancelled, `waiting` go with its partitions once it has ended. */
-  #merge: { target: Round; waiting: PickedFetch[] } | undefined;
   /** Answers being applied (their partitions are not idle until done). */
   readonly #applying = new Set<Promise<void>>();
   #hotRounds = 0;
@@ -221,13 +192,11 @@ export class ReplicaFetcher {
       const coldRoom = this.#coldRounds < coldMax;
       if (!hotRoom && !coldRoom) break;
       const { hot, cold } = this.#candidates(now);
-      // Each kind in its own rounds. Hot partitions take a cold round when the hot ones are all
-      // out; cold ones merge into a parked cold round that has room, or else take a hot round.
-      const merging = !coldRoom && cold.length > 0 && this.#mergeCold(cold);
+      // Each kind in its own rounds; either kind in the other's when its own are all out.
       const attempts: [PartitionReplica[], "hot" | "cold"][] = [];
       if (hotRoom) attempts.push([hot, "hot"]);
       if (coldRoom) attempts.push([cold, "cold"]);
-      if (!coldRoom && !merging) attempts.push([cold, "hot"]);
+      if (!coldRoom) attempts.push([cold, "hot"]);
       if (!hotRoom) attempts.push([hot, "cold"]);
       let launched = false;
       for (const [list, kind] of attempts) {
@@ -243,15 +212,16 @@ export class ReplicaFetcher {
     return this.#idle.size > 0 ? REPLICA_FETCH_BACKOFF_MS / 2 : IDLE_RECHECK_MS;
   }
 
-  #launch(picked: PickedFetch[], kind: "hot" | "cold") {
+  #launch(
+    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
+    kind: "hot" | "cold",
+  ) {
     if (kind === "hot") this.#hotRounds++;
     else this.#coldRounds++;
     const waitMs = kind === "hot"
       ? this.deps.fetchWaitMs
       : (this.deps.coldFetchWaitMs ?? this.deps.fetchWaitMs);
-    const round: Round = { picked, cancel: new AbortController() };
-    if (kind === "cold") this.#coldParked.add(round);
-    const done: Promise<void> = this.#round(round, waitMs).catch((e) => {
+    const round: Promise<void> = this.#round(picked, waitMs).catch((e) => {
       this.deps.logger.warn("replica fetcher round failed", {
         leaderId: this.leaderId,
         error: (e as Error).message,
@@ -259,55 +229,10 @@ export class ReplicaFetcher {
     }).finally(() => {
       if (kind === "hot") this.#hotRounds--;
       else this.#coldRounds--;
-      this.#coldParked.delete(round);
-      this.#inFlight.delete(done);
-      if (this.#merge?.target === round) this.#finishMerge();
+      this.#inFlight.delete(round);
       this.#poke();
     });
-    this.#inFlight.add(done);
-  }
-
-  /**
-   * Starts merging `cold` (idle cold partitions, oldest first) into the
-   * smallest parked cold round that has room: cancels it and takes as many
-   * as fit. True while a merge is under way (the cold ones wait for it);
-   * false when every cold round is full.
-   */
-  #mergeCold(cold: readonly PartitionReplica[]): boolean {
-    if (this.#merge !== undefined) return true;
-    let target: Round | undefined;
-    for (const round of this.#coldParked) {
-      if (round.picked.length < (target?.picked.length ?? REPLICA_FETCH_PARTITIONS_MAX)) {
-        target = round;
-      }
-    }
-    if (target === undefined) return false;
-    const waiting = this.#fetchesFor(
-      cold.slice(0, REPLICA_FETCH_PARTITIONS_MAX - target.picked.length),
-    );
-    if (waiting.length === 0) return false;
-    this.#merge = { target, waiting };
-    target.cancel.abort(new Error("merged into a fuller round"));
-    return true;
-  }
-
-  /** The cancelled round has ended: one cold round of its partitions and the waiting ones. */
-  #finishMerge(): void {
-    const { target, waiting } = this.#merge!;
-    this.#merge = undefined;
-    if (!this.#running) {
-      for (const { replica, fetch } of waiting) {
-        replica.abandonFollowerFetch(fetch);
-        this.#returnToIdle(replica);
-      }
-      return;
-    }
-    // If the answer came before the cancel, its partitions are busy applying it; they come back
-    // to idle on their own and are picked like any other.
-    const back = this.#fetchesFor(
-      target.picked.map((p) => p.replica).filter((r) => this.#idle.has(r)),
-    );
-    this.#launch([...waiting, ...back], "cold");
+    this.#inFlight.add(round);
   }
 
   /** Idle members for the next round, oldest first, at most {@link REPLICA_FETCH_PARTITIONS_MAX} of each kind. */
@@ -344,8 +269,10 @@ export class ReplicaFetcher {
   }
 
   /** Fetches for those of `replicas` not backing off; they leave the idle set. */
-  #fetchesFor(replicas: readonly PartitionReplica[]): PickedFetch[] {
-    const picked: PickedFetch[] = [];
+  #fetchesFor(
+    replicas: readonly PartitionReplica[],
+  ): { replica: PartitionReplica; fetch: FollowerFetchRequest }[] {
+    const picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[] = [];
     for (const replica of replicas) {
       const fetch = replica.nextFollowerFetch();
       if (fetch === undefined) continue; // backing off
@@ -362,8 +289,10 @@ export class ReplicaFetcher {
    * slowest of the round's thousand is (a busy partition must not wait for
    * replicas whose queues are busy with a leadership change).
    */
-  async #round(round: Round, waitMs: number): Promise<void> {
-    const { picked } = round;
+  async #round(
+    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
+    waitMs: number,
+  ): Promise<void> {
     const request: ReplicaFetchRequest = {
       replicaId: this.deps.localBrokerId,
       maxWaitMs: waitMs,
@@ -378,18 +307,13 @@ export class ReplicaFetcher {
     };
     let response: ReplicaFetchResponse;
     try {
-      response = await this.deps.transport(
-        this.leaderId,
-        request,
-        AbortSignal.any([this.#abort.signal, round.cancel.signal]),
-      );
+      response = await this.deps.transport(this.leaderId, request, this.#abort.signal);
     } catch (e) {
-      const merged = round.cancel.signal.aborted;
       for (const { replica, fetch } of picked) {
-        replica.abandonFollowerFetch(fetch, { backoff: !merged });
+        replica.abandonFollowerFetch(fetch);
         this.#returnToIdle(replica);
       }
-      if (this.#running && !merged) {
+      if (this.#running) {
         this.#pauseUntilMs = Date.now() + REPLICA_FETCH_BACKOFF_MS;
         this.deps.logger.debug("replica fetch failed", {
           leaderId: this.leaderId,
