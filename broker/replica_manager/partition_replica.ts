@@ -99,6 +99,7 @@ interface FollowerRole {
 const ALTER_RETRY_BACKOFF_MS = 500;
 /** Pause of a follower after its fetch failed for this partition. */
 const FOLLOWER_BACKOFF_MS = 100;
+const BACK_OFF = { backoff: true } as const;
 
 /** Options of {@link PartitionReplica.open}. */
 export interface PartitionReplicaOptions {
@@ -737,12 +738,16 @@ export class PartitionReplica {
     });
   }
 
-  /** Gives up on an in-flight fetch (the request failed); backs off. */
-  abandonFollowerFetch(req: FollowerFetchRequest): void {
+  /**
+   * Gives up on an in-flight fetch: after a failed request it backs off;
+   * `backoff: false` is for a request the fetcher cancelled itself (nothing
+   * went wrong, the partition is asked for again at once).
+   */
+  abandonFollowerFetch(req: FollowerFetchRequest, options: { backoff: boolean } = BACK_OFF): void {
     const role = this.#role;
     if (role?.kind !== "follower") return;
     role.core.abandonFetch(req);
-    role.backoffUntilMs = this.ctx.clock() + FOLLOWER_BACKOFF_MS;
+    if (options.backoff) role.backoffUntilMs = this.ctx.clock() + FOLLOWER_BACKOFF_MS;
   }
 
   /** Applies the leader's answer to `req`: append, truncate, or back off. */

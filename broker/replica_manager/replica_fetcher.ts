@@ -21,10 +21,26 @@
  * partition must not drag up to a thousand idle ones through every round trip
  * with it. Quiet ("cold") partitions share rounds with the long wait, at most
  * {@link COLD_ROUNDS_SPARE} more than they need when full, so partitions that
- * go quiet one by one do not add rounds without end. A partition never waits
- * for room of its own kind while the other kind has some. Partitions not in a
- * round wait in `#idle`, in the order they came back (the oldest is picked
- * first, so none starves).
+ * go quiet one by one do not add rounds without end. A hot partition never
+ * waits for room while a cold round has some.
+ *
+ * Cold partitions that find every cold round taken first merge: the smallest
+ * parked cold round that is not full is cancelled (its partitions withdrawn
+ * without a back-off), and once all of its partitions are idle again (or
+ * {@link MERGE_GATHER_MAX_MS} after it ended) the next cold round takes them
+ * together with the waiting ones, so cold rounds fill up instead of
+ * multiplying. No cold round starts while a merge gathers. Only when every
+ * cold round is full does a cold partition take a hot round. (They used to
+ * take a hot round whenever the cold ones were out: with 10,000 partitions
+ * the rounds built up while the logs opened one by one, and thousands of idle
+ * partitions went on cycling through hot rounds every 500 ms, about three
+ * times the fetches the cold wait allows and most of an idle broker's CPU and
+ * garbage.) The gather matters: a cancelled request may still be answered
+ * (the answer raced the cancel), and a merged round launched before those
+ * partitions were back would leave them to cancel it again, without end.
+ *
+ * Partitions not in a round wait in `#idle`, in the order they came back (the
+ * oldest is picked first, so none starves).
  *
  * @module
  */
@@ -77,6 +93,39 @@ const IDLE_RECHECK_MS = 1_000;
  * and it must not fall back among the idle ones for that.
  */
 export const HOT_KEEP_MS = 5_000;
+
+/** A partition picked for a round, with its fetch (in flight until answered or abandoned). */
+interface PickedFetch {
+  readonly replica: PartitionReplica;
+  readonly fetch: FollowerFetchRequest;
+}
+
+/** A request in flight. */
+interface Round {
+  readonly picked: readonly PickedFetch[];
+  /** Cancels it (a cold round merged into a fuller one, or the fetcher stopping). */
+  readonly cancel: AbortController;
+  /** Cancelled by a merge (its partitions are asked for again at once, without a back-off). */
+  merged: boolean;
+}
+
+/** A merge under way: `target` was cancelled; its partitions are gathered once it has ended. */
+interface Merge {
+  readonly target: Round;
+  /** The idle cold partitions that asked for it (their fetches taken, they go in the new round). */
+  readonly waiting: PickedFetch[];
+  /** Set when the target has ended: the merge waits for its partitions until then. */
+  gatherUntilMs?: number;
+}
+
+/**
+ * Longest a merge waits, after the cancelled round has ended, for that
+ * round's partitions to be idle again (an answer that raced the cancel is
+ * still being applied). Cold partitions are off the leader meanwhile, so it
+ * is short.
+ */
+export const MERGE_GATHER_MAX_MS = 100;
+
 /** Cold rounds allowed beyond those that full rounds would need. */
 export const COLD_ROUNDS_SPARE = 4;
 
@@ -97,6 +146,10 @@ export class ReplicaFetcher {
   /** Members new here that have had no answer yet (hot: their first fetch should be quick). */
   #fresh = new Set<PartitionReplica>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Cold rounds parked on the leader (what a merge may cancel). */
+  readonly #coldParked = new Set<Round>();
+  /** A merge under way (no cold round starts until it is done). */
+  #merge: Merge | undefined;
   /** Answers being applied (their partitions are not idle until done). */
   readonly #applying = new Set<Promise<void>>();
   #hotRounds = 0;
@@ -137,6 +190,7 @@ export class ReplicaFetcher {
     this.#abort.abort();
     this.#poke();
     await this.#loop;
+    this.#dropMerge();
     await Promise.all(this.#inFlight);
     await Promise.all(this.#applying);
   }
@@ -187,17 +241,21 @@ export class ReplicaFetcher {
       Math.ceil(this.#members.size / REPLICA_FETCH_PARTITIONS_MAX) + COLD_ROUNDS_SPARE,
       REPLICA_FETCH_ROUNDS_MAX - REPLICA_FETCH_HOT_ROUNDS_MAX,
     );
+    if (this.#merge !== undefined && this.#mergeGathered(now)) this.#finishMerge(now);
+    const gathering = this.#merge !== undefined;
     for (;;) {
       const hotRoom = this.#hotRounds < REPLICA_FETCH_HOT_ROUNDS_MAX;
-      const coldRoom = this.#coldRounds < coldMax;
+      const coldRoom = !gathering && this.#coldRounds < coldMax;
       if (!hotRoom && !coldRoom) break;
       const { hot, cold } = this.#candidates(now);
-      // Each kind in its own rounds; either kind in the other's when its own are all out.
+      // Each kind in its own rounds. Hot partitions take a cold round when the hot ones are all
+      // out; cold ones wait for a merge into a parked cold round with room, or else take a hot one.
+      const merging = gathering || (!coldRoom && cold.length > 0 && this.#startMerge(cold));
       const attempts: [PartitionReplica[], "hot" | "cold"][] = [];
       if (hotRoom) attempts.push([hot, "hot"]);
       if (coldRoom) attempts.push([cold, "cold"]);
-      if (!coldRoom) attempts.push([cold, "hot"]);
-      if (!hotRoom) attempts.push([hot, "cold"]);
+      if (!coldRoom && !merging) attempts.push([cold, "hot"]);
+      if (!hotRoom && coldRoom) attempts.push([hot, "cold"]);
       let launched = false;
       for (const [list, kind] of attempts) {
         const picked = this.#fetchesFor(list);
@@ -208,31 +266,101 @@ export class ReplicaFetcher {
       }
       if (!launched) break;
     }
-    // Members left idle are backing off or waiting for room: look again soon.
-    return this.#idle.size > 0 ? REPLICA_FETCH_BACKOFF_MS / 2 : IDLE_RECHECK_MS;
+    // Members left idle are backing off or waiting for room or a merge: look again soon.
+    return this.#idle.size > 0 || this.#merge !== undefined
+      ? REPLICA_FETCH_BACKOFF_MS / 2
+      : IDLE_RECHECK_MS;
   }
 
-  #launch(
-    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
-    kind: "hot" | "cold",
-  ) {
+  #launch(picked: PickedFetch[], kind: "hot" | "cold") {
     if (kind === "hot") this.#hotRounds++;
     else this.#coldRounds++;
     const waitMs = kind === "hot"
       ? this.deps.fetchWaitMs
       : (this.deps.coldFetchWaitMs ?? this.deps.fetchWaitMs);
-    const round: Promise<void> = this.#round(picked, waitMs).catch((e) => {
+    const round: Round = { picked, cancel: new AbortController(), merged: false };
+    // Stopping the fetcher cancels every round (a listener, removed when the round ends, rather
+    // than a combined signal per round that lives as long as the fetcher's own).
+    const stopSignal = this.#abort.signal;
+    const onStop = () => round.cancel.abort(stopSignal.reason);
+    if (stopSignal.aborted) onStop();
+    else stopSignal.addEventListener("abort", onStop);
+    if (kind === "cold") this.#coldParked.add(round);
+    const done: Promise<void> = this.#round(round, waitMs).catch((e) => {
       this.deps.logger.warn("replica fetcher round failed", {
         leaderId: this.leaderId,
         error: (e as Error).message,
       });
     }).finally(() => {
+      stopSignal.removeEventListener("abort", onStop);
       if (kind === "hot") this.#hotRounds--;
       else this.#coldRounds--;
-      this.#inFlight.delete(round);
+      this.#coldParked.delete(round);
+      this.#inFlight.delete(done);
+      if (this.#merge?.target === round) {
+        this.#merge.gatherUntilMs = Date.now() + MERGE_GATHER_MAX_MS;
+      }
       this.#poke();
     });
-    this.#inFlight.add(round);
+    this.#inFlight.add(done);
+  }
+
+  /**
+   * Cancels the smallest parked cold round that is not full, so that its
+   * partitions and as many of `cold` (idle cold partitions, oldest first) as
+   * fit go in one round once it has ended. False when every cold round is
+   * full or none of `cold` can fetch now.
+   */
+  #startMerge(cold: readonly PartitionReplica[]): boolean {
+    let target: Round | undefined;
+    for (const round of this.#coldParked) {
+      if (round.picked.length < (target?.picked.length ?? REPLICA_FETCH_PARTITIONS_MAX)) {
+        target = round;
+      }
+    }
+    if (target === undefined) return false;
+    const waiting = this.#fetchesFor(
+      cold.slice(0, REPLICA_FETCH_PARTITIONS_MAX - target.picked.length),
+    );
+    if (waiting.length === 0) return false;
+    this.#merge = { target, waiting };
+    target.merged = true;
+    target.cancel.abort(new Error("merged into a fuller round"));
+    return true;
+  }
+
+  /**
+   * Whether the merge under way is done gathering: its target has ended and
+   * each of its partitions is idle again or no longer ours, or
+   * {@link MERGE_GATHER_MAX_MS} have passed since.
+   */
+  #mergeGathered(now: number): boolean {
+    const merge = this.#merge!;
+    if (merge.gatherUntilMs === undefined) return false;
+    return now >= merge.gatherUntilMs ||
+      merge.target.picked.every(({ replica }) =>
+        this.#idle.has(replica) || !this.#members.has(replica)
+      );
+  }
+
+  /** Launches the merged round: the waiting partitions and the target's that are idle and cold. */
+  #finishMerge(now: number): void {
+    const { target, waiting } = this.#merge!;
+    this.#merge = undefined;
+    const back = target.picked.map(({ replica }) => replica)
+      .filter((r) => this.#idle.has(r) && !this.#isHot(r, now))
+      .slice(0, REPLICA_FETCH_PARTITIONS_MAX - waiting.length);
+    this.#launch([...waiting, ...this.#fetchesFor(back)], "cold");
+  }
+
+  /** Withdraws the fetches of partitions waiting for a merge (the fetcher stopped). */
+  #dropMerge(): void {
+    const merge = this.#merge;
+    this.#merge = undefined;
+    for (const { replica, fetch } of merge?.waiting ?? []) {
+      replica.abandonFollowerFetch(fetch, { backoff: false });
+      this.#returnToIdle(replica);
+    }
   }
 
   /** Idle members for the next round, oldest first, at most {@link REPLICA_FETCH_PARTITIONS_MAX} of each kind. */
@@ -269,10 +397,8 @@ export class ReplicaFetcher {
   }
 
   /** Fetches for those of `replicas` not backing off; they leave the idle set. */
-  #fetchesFor(
-    replicas: readonly PartitionReplica[],
-  ): { replica: PartitionReplica; fetch: FollowerFetchRequest }[] {
-    const picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[] = [];
+  #fetchesFor(replicas: readonly PartitionReplica[]): PickedFetch[] {
+    const picked: PickedFetch[] = [];
     for (const replica of replicas) {
       const fetch = replica.nextFollowerFetch();
       if (fetch === undefined) continue; // backing off
@@ -289,10 +415,8 @@ export class ReplicaFetcher {
    * slowest of the round's thousand is (a busy partition must not wait for
    * replicas whose queues are busy with a leadership change).
    */
-  async #round(
-    picked: { replica: PartitionReplica; fetch: FollowerFetchRequest }[],
-    waitMs: number,
-  ): Promise<void> {
+  async #round(round: Round, waitMs: number): Promise<void> {
+    const { picked } = round;
     const request: ReplicaFetchRequest = {
       replicaId: this.deps.localBrokerId,
       maxWaitMs: waitMs,
@@ -307,13 +431,18 @@ export class ReplicaFetcher {
     };
     let response: ReplicaFetchResponse;
     try {
-      response = await this.deps.transport(this.leaderId, request, this.#abort.signal);
+      response = await this.deps.transport(
+        this.leaderId,
+        request,
+        round.cancel.signal,
+      );
     } catch (e) {
+      const merged = round.merged && this.#running;
       for (const { replica, fetch } of picked) {
-        replica.abandonFollowerFetch(fetch);
+        replica.abandonFollowerFetch(fetch, { backoff: !merged });
         this.#returnToIdle(replica);
       }
-      if (this.#running) {
+      if (this.#running && !merged) {
         this.#pauseUntilMs = Date.now() + REPLICA_FETCH_BACKOFF_MS;
         this.deps.logger.debug("replica fetch failed", {
           leaderId: this.leaderId,

@@ -85,7 +85,7 @@ class FakeLeader {
             resolve();
           };
           const check = () => hasNews() && done();
-          const timer = setTimeout(done, WAIT_MS);
+          const timer = setTimeout(done, request.maxWaitMs);
           this.#wakers.add(check);
           signal.addEventListener("abort", done);
         });
@@ -117,7 +117,7 @@ class FakeLeader {
   }
 }
 
-function setup(count: number, hotKeepMs = 100) {
+function setup(count: number, hotKeepMs = 100, coldFetchWaitMs?: number) {
   const replicas = Array.from({ length: count }, (_, i) => new FakeReplica(i));
   const leader = new FakeLeader();
   const fetcher = new ReplicaFetcher(LEADER, {
@@ -125,6 +125,7 @@ function setup(count: number, hotKeepMs = 100) {
     transport: leader.transport,
     replicas: () => replicas as unknown as PartitionReplica[],
     fetchWaitMs: WAIT_MS,
+    ...(coldFetchWaitMs === undefined ? {} : { coldFetchWaitMs }),
     hotKeepMs,
     logger: createLogger({ sink: () => {} }),
   });
@@ -208,6 +209,49 @@ Deno.test("ReplicaFetcher: partitions that go quiet again share rounds instead o
       await new Promise((r) => setTimeout(r, 5));
     }
     assert.ok(Math.max(...parked) <= 2 + COLD_ROUNDS_SPARE, `requests parked at once: ${parked}`);
+  } finally {
+    await fetcher.stop();
+  }
+  assert.ok(replicas.every((r) => r.inFlight === undefined));
+});
+
+Deno.test("ReplicaFetcher: idle partitions that arrived one by one end up in few full cold rounds, not in hot ones", async () => {
+  // As when a broker opens 10,000 logs 16 at a time: the fetcher used to start a small cold round
+  // for each handful, ran out of cold rounds, and left the rest cycling through hot rounds (the
+  // short wait) for good, fetching idle partitions several times as often as the cold wait allows.
+  const COLD_WAIT_MS = 400;
+  const { replicas, leader, fetcher } = setup(3_000, 20, COLD_WAIT_MS);
+  const all = replicas.splice(0);
+  fetcher.start();
+  try {
+    for (let i = 0; i < all.length; i += 50) {
+      replicas.push(...all.slice(i, i + 50));
+      fetcher.wake();
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    // Let every partition go cold and the rounds settle for two cold waits.
+    await until("every partition answered", () => replicas.every((r) => r.answers >= 1));
+    await new Promise((r) => setTimeout(r, 2 * COLD_WAIT_MS));
+    const from = leader.requests.length;
+    const answered = replicas.map((r) => r.answers);
+    await new Promise((r) => setTimeout(r, 2 * COLD_WAIT_MS));
+    const window = leader.requests.slice(from);
+    const inHot = window.filter((r) => r.maxWaitMs === WAIT_MS)
+      .reduce((n, r) => n + r.partitions.length, 0);
+    assert.equal(inHot, 0, "idle partitions fetched in hot rounds");
+    const perPartition = replicas.map((r, i) => r.answers - answered[i]);
+    assert.ok(
+      Math.max(...perPartition) <= 3,
+      `answers per partition in two cold waits: up to ${Math.max(...perPartition)}`,
+    );
+    // Every partition is still asked for (parked on the leader), none starves.
+    assert.ok(Math.min(...perPartition) >= 1, `some partition had no answer in two cold waits`);
+    const parked: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      parked.push(leader.inFlight);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(Math.max(...parked) <= 3 + COLD_ROUNDS_SPARE, `requests parked at once: ${parked}`);
   } finally {
     await fetcher.stop();
   }
