@@ -41,6 +41,7 @@ import { controllerBlockSource, ProducerIdManager } from "./producer_ids/mod.ts"
 import type { ReplicaManager } from "./replica_manager/mod.ts";
 import { GroupCoordinatorRuntime, groupRuntimeConfig } from "./group_coordinator/mod.ts";
 import {
+  failIfBlocked,
   FaultyH2Client,
   mountNetFaultRoutes,
   NetFaults,
@@ -49,6 +50,7 @@ import {
 import {
   createNodeReplicaManager,
   mountReplicaRoutes,
+  ReplicaFetchHttpClient,
   startNodeReplicaManager,
 } from "./replica_manager/mod.ts";
 
@@ -72,6 +74,8 @@ export const PREFERRED_LEADER_INTERVAL_MS = 300_000;
 /** The subsystems of a running node, stopped in reverse order. */
 interface Parts {
   readonly http: H2Client;
+  /** Follower fetches (HTTP/1.1, see {@link ReplicaFetchHttpClient}); connects on first use. */
+  readonly replicaHttp: ReplicaFetchHttpClient;
   readonly quorum: MetadataQuorum;
   readonly controller: ControllerService;
   readonly membership: QuorumMembershipService;
@@ -135,6 +139,10 @@ export class StromNode {
     const netFaults = testFaultsEnabled() ? new NetFaults() : undefined;
     const http = netFaults ? new FaultyH2Client(netFaults, httpOptions) : new H2Client(httpOptions);
     if (netFaults) logger.warn("test network faults enabled (STROM_TEST_FAULTS=1)");
+    const replicaHttp = new ReplicaFetchHttpClient({
+      headers: httpOptions.headers,
+      ...(netFaults ? { beforeSend: (origin: string) => failIfBlocked(netFaults, origin) } : {}),
+    });
     const quorum = await MetadataQuorum.open({
       nodeId: config.nodeId,
       voters: config.voters,
@@ -212,7 +220,7 @@ export class StromNode {
         quorum,
         controller: controllerClient,
         brokerEpoch: () => lifecycle.brokerEpoch,
-        http,
+        replicaHttp,
         logger,
       })
       : undefined;
@@ -228,6 +236,7 @@ export class StromNode {
       : undefined;
     const parts: Parts = {
       http,
+      replicaHttp,
       quorum,
       controller,
       membership,
@@ -353,6 +362,7 @@ export class StromNode {
     await this.parts.groups?.stop();
     // After the controlled shutdown moved leaderships away: flush logs, checkpoint HWs, close files.
     await this.parts.replicas?.stop();
+    this.parts.replicaHttp.close();
     this.parts.membership.stop();
     this.parts.controller.stop();
     await this.parts.quorum.close();

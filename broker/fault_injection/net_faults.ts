@@ -3,8 +3,8 @@
  * started with `STROM_TEST_FAULTS=1` lets a test (holding the cluster
  * secret) tell it which peers it can no longer reach. Both inter-node
  * transports consult it before sending: the Raft transport fails the batch as
- * if the POST had failed, and the node's HTTP/2 client (replica fetch,
- * controller RPCs, quorum announcements) fails the request with
+ * if the POST had failed, and the node's HTTP/2 client (controller RPCs,
+ * quorum announcements) and the follower fetch client fail the request with
  * NETWORK_EXCEPTION after a short delay, as a dropped connection would.
  *
  * A partition is made symmetric by telling both sides; client traffic (client
@@ -82,12 +82,16 @@ export class FaultyH2Client extends H2Client {
   }
 
   override async request(origin: string, req: H2Request): Promise<H2Response> {
-    if (this.faults.blocksOrigin(origin)) {
-      await new Promise((resolve) => setTimeout(resolve, BLOCKED_REQUEST_DELAY_MS));
-      throw new StromError("NETWORK_EXCEPTION", `${origin} is cut off by a test network fault`);
-    }
+    await failIfBlocked(this.faults, origin);
     return await super.request(origin, req);
   }
+}
+
+/** Fails (after {@link BLOCKED_REQUEST_DELAY_MS}) when `faults` cut this node off from `origin`. */
+export async function failIfBlocked(faults: NetFaults, origin: string): Promise<void> {
+  if (!faults.blocksOrigin(origin)) return;
+  await new Promise((resolve) => setTimeout(resolve, BLOCKED_REQUEST_DELAY_MS));
+  throw new StromError("NETWORK_EXCEPTION", `${origin} is cut off by a test network fault`);
 }
 
 /** Parses the route's body: `{"peers": [{"id": 2, "internalUrl": "http://..."}]}`. */

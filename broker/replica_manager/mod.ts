@@ -15,7 +15,7 @@ export {
 export { PartitionReplica } from "./partition_replica.ts";
 export { ReplicaFetcher, type ReplicaFetchTransport } from "./replica_fetcher.ts";
 export * from "./fetch_wire.ts";
-export { httpReplicaFetchTransport, mountReplicaRoutes } from "./replica_http.ts";
+export { mountReplicaRoutes, ReplicaFetchHttpClient } from "./replica_http.ts";
 export { validateProduceBatches, type ValidBatch } from "./batch_validation.ts";
 export { logConfigForTopic } from "./topic_log_config.ts";
 export {

@@ -9,14 +9,13 @@
  */
 
 import { isErrorCode, StromError } from "@strom/client";
-import type { H2Client } from "@strom/client";
 import type { ControllerClient } from "../controller/controller_client.ts";
 import type { Logger } from "../log.ts";
 import type { AlterPartitionsResponse } from "../controller/quorum_controller.ts";
 import type { MetadataImage } from "../metadata/image.ts";
 import type { MetadataQuorum } from "../metadata/metadata_quorum.ts";
 import { ALTER_PARTITION_TIMEOUT_MS } from "./config.ts";
-import { httpReplicaFetchTransport } from "./replica_http.ts";
+import type { ReplicaFetchHttpClient } from "./replica_http.ts";
 import { ReplicaManager } from "./replica_manager.ts";
 
 /** What {@link startReplicaManager} needs from the node. */
@@ -28,14 +27,15 @@ export interface ReplicaManagerWiring {
   readonly controller: Pick<ControllerClient, "call">;
   /** This broker's epoch once registered (AlterPartition carries it). */
   readonly brokerEpoch: () => number | undefined;
-  readonly http: H2Client;
+  /** Follower fetches go over it (the node closes it after the manager has stopped). */
+  readonly replicaHttp: ReplicaFetchHttpClient;
   readonly logger: Logger;
   /** `replica.lag.time.max.ms`; defaults to the replica manager's. */
   readonly replicaLagTimeMaxMs?: number;
 }
 
 /**
- * Creates the replica manager (no I/O yet): follower fetches go over `http`,
+ * Creates the replica manager (no I/O yet): follower fetches go over `replicaHttp`,
  * ISR changes to the controller. Start it with {@link startNodeReplicaManager}.
  */
 export function createNodeReplicaManager(w: ReplicaManagerWiring): ReplicaManager {
@@ -43,7 +43,7 @@ export function createNodeReplicaManager(w: ReplicaManagerWiring): ReplicaManage
     localBrokerId: w.nodeId,
     dataDir: w.dataDir,
     logger: w.logger,
-    transport: httpReplicaFetchTransport(w.http, () => w.quorum.image),
+    transport: w.replicaHttp.transport(() => w.quorum.image),
     ...(w.replicaLagTimeMaxMs === undefined ? {} : { replicaLagTimeMaxMs: w.replicaLagTimeMaxMs }),
     alterPartitions: async (requests) => {
       const brokerEpoch = w.brokerEpoch();
