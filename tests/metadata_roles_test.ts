@@ -138,7 +138,7 @@ Deno.test({
       assert.equal(refused.code, 1, refused.stderr);
       assert.match(refused.stderr, /data dir was wiped or replaced/);
       assert.ok(
-        refused.stderr.includes(`quorum remove-voter --id 3 --directory-id ${oldDir}`),
+        refused.stderr.includes(`quorum remove-voter --id 3 --directory-id=${oldDir}`),
         refused.stderr,
       );
       assert.ok(refused.stderr.includes("quorum add-voter --id 3"), refused.stderr);
@@ -155,8 +155,7 @@ Deno.test({
         "remove-voter",
         "--id",
         "3",
-        "--directory-id",
-        oldDir,
+        `--directory-id=${oldDir}`,
         "--bootstrap-server",
         url1,
       );

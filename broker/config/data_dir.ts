@@ -93,11 +93,20 @@ export function newClusterId(): string {
   return randomId();
 }
 
+/**
+ * Never starts with "-" (1 in 64 would): command-line parsers take
+ * `--directory-id -XYZ` for a missing argument followed by an option, so the
+ * re-add steps an operator is told to run would fail for that node. Kafka's
+ * `Uuid.randomUuid()` draws again for the same reason.
+ */
 function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    const id = btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 function formatMeta(meta: DataDirMeta): string {

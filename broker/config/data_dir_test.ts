@@ -5,6 +5,7 @@ import {
   formatOrVerifyDataDir,
   META_FILE,
   newClusterId,
+  newDirectoryId,
 } from "./data_dir.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -63,4 +64,13 @@ Deno.test("newClusterId() returns distinct 22-character ids", () => {
   const ids = new Set(Array.from({ length: 50 }, newClusterId));
   assert.equal(ids.size, 50);
   for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+});
+
+Deno.test("directory and cluster ids never start with a dash (a CLI would take them for an option)", () => {
+  // 1 in 64 base64url ids would; 5,000 draws of each would all but surely include some.
+  for (let i = 0; i < 5_000; i++) {
+    for (const id of [newDirectoryId(), newClusterId()]) {
+      assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    }
+  }
 });

@@ -500,7 +500,7 @@ Deno.test("a voter that comes back with a wiped data dir is refused with instruc
         internalUrl: "http://b2i",
         rack: null,
       }, 10_000),
-    /data dir was wiped or replaced.*Restore its original data dir.*quorum remove-voter --id 2 --directory-id dir-2/,
+    /data dir was wiped or replaced.*Restore its original data dir.*quorum remove-voter --id 2 --directory-id=dir-2/,
   );
 });
 

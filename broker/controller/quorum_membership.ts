@@ -60,7 +60,7 @@ export interface RemoveVoterPlan
  * what happened, and the exact commands that re-add it (KIP-853's procedure).
  */
 export function wipedVoterMessage(nodeId: number, given: string, known: string): string {
-  return `node ${nodeId} came back with data directory id ${given}, but the cluster knows node ${nodeId} by directory id ${known}: its data dir was wiped or replaced. It must not rejoin as the same voter (it would have forgotten votes and log entries it acknowledged). Restore its original data dir; or re-add it empty: (1) remove the old voter with \`deno task cli quorum remove-voter --id ${nodeId} --directory-id ${known}\` (or DELETE /v1/quorum/voters/${nodeId}?directoryId=${known}) on any running node, (2) start this node again: it joins as an observer and copies the metadata log, (3) add it back with \`deno task cli quorum add-voter --id ${nodeId}\` (or POST /v1/quorum/voters {"id": ${nodeId}}) once \`deno task cli quorum describe\` lists it among the observers`;
+  return `node ${nodeId} came back with data directory id ${given}, but the cluster knows node ${nodeId} by directory id ${known}: its data dir was wiped or replaced. It must not rejoin as the same voter (it would have forgotten votes and log entries it acknowledged). Restore its original data dir; or re-add it empty: (1) remove the old voter with \`deno task cli quorum remove-voter --id ${nodeId} --directory-id=${known}\` (or DELETE /v1/quorum/voters/${nodeId}?directoryId=${known}) on any running node, (2) start this node again: it joins as an observer and copies the metadata log, (3) add it back with \`deno task cli quorum add-voter --id ${nodeId}\` (or POST /v1/quorum/voters {"id": ${nodeId}}) once \`deno task cli quorum describe\` lists it among the observers`;
 }
 
 /**

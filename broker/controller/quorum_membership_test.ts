@@ -59,7 +59,7 @@ Deno.test("registerQuorumNode() refuses a voter with a new directory and names t
   expectCode(
     () => announce(image, 3, "wiped", [1, 2, 3]),
     "INCONSISTENT_VOTER_SET",
-    /quorum remove-voter --id 3 --directory-id dir-3.*quorum add-voter --id 3/,
+    /quorum remove-voter --id 3 --directory-id=dir-3.*quorum add-voter --id 3/,
   );
 });
 

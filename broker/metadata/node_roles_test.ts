@@ -96,7 +96,7 @@ Deno.test("startMembership() refuses a wiped voter the quorum still counts", asy
     }),
     (e: unknown) => {
       assert.ok(e instanceof WipedVoterError);
-      assert.match(e.message, /quorum remove-voter --id 3 --directory-id old-dir/);
+      assert.match(e.message, /quorum remove-voter --id 3 --directory-id=old-dir/);
       return true;
     },
   );

@@ -33,7 +33,7 @@ export const QUORUM_USAGE = `usage: strom quorum <describe | remove-voter | add-
   quorum add-voter --id N                  promote observer N (a caught-up learner) to voter
 
 Re-adding a voter whose data dir was wiped (the node refuses to start and prints these):
-  1. strom quorum remove-voter --id N --directory-id OLD
+  1. strom quorum remove-voter --id N --directory-id=OLD
   2. start node N again: it joins as an observer and copies the metadata log
   3. strom quorum add-voter --id N   (once quorum describe lists N among the observers)
 
