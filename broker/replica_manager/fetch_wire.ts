@@ -75,24 +75,55 @@ export interface ReplicaFetchResponse {
 }
 
 /**
+ * The leader's answer for one partition before encoding: its batches may be
+ * several parts (recent appends, {@link PartitionLog.readParts}), sent back to
+ * back; the follower decodes them as one {@link ReplicaFetchPartitionResult}.
+ */
+export interface ReplicaFetchPartitionAnswer extends Omit<ReplicaFetchPartitionResult, "batches"> {
+  readonly batches: Uint8Array | readonly Uint8Array[];
+}
+
+/** A follower fetch answer before encoding. */
+export interface ReplicaFetchAnswer {
+  readonly partitions: readonly ReplicaFetchPartitionAnswer[];
+}
+
+function batchParts(batches: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return batches instanceof Uint8Array ? [batches] : batches;
+}
+
+/** The length of an answer's batches, all parts together. */
+export function answerBatchBytes(answer: ReplicaFetchPartitionAnswer): number {
+  let bytes = 0;
+  for (const part of batchParts(answer.batches)) bytes += part.length;
+  return bytes;
+}
+
+/**
  * A response frame as parts: the length prefix and JSON header in one buffer,
  * then each partition's batches as they are (no copy: the leader streams them).
  */
-export function encodeReplicaFetchResponseParts(response: ReplicaFetchResponse): Uint8Array[] {
+export function encodeReplicaFetchResponseParts(response: ReplicaFetchAnswer): Uint8Array[] {
+  const parts: Uint8Array[] = [];
   const header = new TextEncoder().encode(JSON.stringify({
-    partitions: response.partitions.map(({ batches, ...rest }) => ({
-      ...rest,
-      bytes: batches.length,
-    })),
+    partitions: response.partitions.map(({ batches, ...rest }) => {
+      let bytes = 0;
+      for (const part of batchParts(batches)) {
+        if (part.length === 0) continue;
+        parts.push(part);
+        bytes += part.length;
+      }
+      return { ...rest, bytes };
+    }),
   }));
   const head = new Uint8Array(4 + header.length);
   new DataView(head.buffer).setUint32(0, header.length);
   head.set(header, 4);
-  return [head, ...response.partitions.map((p) => p.batches).filter((b) => b.length > 0)];
+  return [head, ...parts];
 }
 
 /** Encodes a response frame as one buffer (the parts joined). */
-export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Uint8Array {
+export function encodeReplicaFetchResponse(response: ReplicaFetchAnswer): Uint8Array {
   return concatBytes(encodeReplicaFetchResponseParts(response));
 }
 

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import type { StromError } from "@strom/client";
 import {
+  answerBatchBytes,
   decodeReplicaFetchResponse,
   encodeReplicaFetchResponse,
   encodeReplicaFetchResponseParts,
   parseReplicaFetchRequest,
 } from "./fetch_wire.ts";
-import type { ReplicaFetchResponse } from "./fetch_wire.ts";
+import type { ReplicaFetchAnswer, ReplicaFetchResponse } from "./fetch_wire.ts";
 
 const RESPONSE: ReplicaFetchResponse = {
   partitions: [
@@ -60,6 +61,27 @@ Deno.test("the parts of a response are its frame, the stored batches passed as t
   }
   assert.deepEqual(joined, encodeReplicaFetchResponse(RESPONSE));
   assert.deepEqual(decodeReplicaFetchResponse(joined), RESPONSE);
+});
+
+Deno.test("a partition answered in several parts (recent appends) decodes as their batches back to back", () => {
+  const first = new Uint8Array([1, 2]);
+  const second = new Uint8Array([3, 4, 5]);
+  const answer: ReplicaFetchAnswer = {
+    partitions: [
+      { ...RESPONSE.partitions[0], batches: [first, new Uint8Array(0), second] },
+      RESPONSE.partitions[2],
+    ],
+  };
+  assert.equal(answerBatchBytes(answer.partitions[0]), 5);
+  const parts = encodeReplicaFetchResponseParts(answer);
+  assert.deepEqual(parts.slice(1), [first, second, RESPONSE.partitions[2].batches]);
+  assert.equal(parts[1], first, "passed as they are");
+  const back = decodeReplicaFetchResponse(encodeReplicaFetchResponse(answer));
+  assert.deepEqual(back.partitions.map((p) => p.batches), [
+    new Uint8Array([1, 2, 3, 4, 5]),
+    new Uint8Array([9, 9]),
+  ]);
+  assert.deepEqual(back.partitions[1], RESPONSE.partitions[2]);
 });
 
 Deno.test("decodeReplicaFetchResponse() refuses truncated, oversized and trailing frames", () => {

@@ -59,7 +59,11 @@ import { ProducerStateManager } from "../replica/producer_state.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import type { ValidBatch } from "./batch_validation.ts";
 import { LOG_SCAN_CHUNK_BYTES, PARTITION_QUEUE_MAX } from "./config.ts";
-import type { ReplicaFetchPartition, ReplicaFetchPartitionResult } from "./fetch_wire.ts";
+import type {
+  ReplicaFetchPartition,
+  ReplicaFetchPartitionAnswer,
+  ReplicaFetchPartitionResult,
+} from "./fetch_wire.ts";
 import {
   readProducerSnapshot,
   rebuildProducerStateFromLog,
@@ -100,6 +104,7 @@ const ALTER_RETRY_BACKOFF_MS = 500;
 /** Pause of a follower after its fetch failed for this partition. */
 const FOLLOWER_BACKOFF_MS = 100;
 const BACK_OFF = { backoff: true } as const;
+const NO_PARTS = { parts: [] as readonly Uint8Array[] } as const;
 
 /** Options of {@link PartitionReplica.open}. */
 export interface PartitionReplicaOptions {
@@ -674,7 +679,7 @@ export class PartitionReplica {
     p: ReplicaFetchPartition,
     decision: FollowerFetchDecision,
     maxBytes: number,
-  ): Promise<ReplicaFetchPartitionResult> {
+  ): Promise<ReplicaFetchPartitionAnswer> {
     const base = {
       topic: p.topic,
       partition: p.partition,
@@ -713,10 +718,12 @@ export class PartitionReplica {
       }, maxBytes);
     }
     try {
-      const { batches } = maxBytes > 0
-        ? await this.log.read(p.fetchOffset, maxBytes)
-        : { batches: new Uint8Array(0) };
-      return { ...base, kind: "read", highWatermark: role.core.highWatermark, batches };
+      // Parts: a follower near the log end gets the latest appends' own bytes, not a file read.
+      // A follower at the log end (every idle partition's fetch) needs no read at all.
+      const { parts } = maxBytes > 0 && p.fetchOffset !== this.log.logEndOffset
+        ? await this.log.readParts(p.fetchOffset, maxBytes)
+        : NO_PARTS;
+      return { ...base, kind: "read", highWatermark: role.core.highWatermark, batches: parts };
     } catch (e) {
       const error = e instanceof StromError ? e : new StromError("UNKNOWN_SERVER_ERROR", String(e));
       return this.readForFollower(p, { kind: "error", error }, maxBytes);

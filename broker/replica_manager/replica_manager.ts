@@ -57,10 +57,12 @@ import {
   REPLICAS_PER_BROKER_MAX,
   RETENTION_CHECK_INTERVAL_MS,
 } from "./config.ts";
+import { answerBatchBytes } from "./fetch_wire.ts";
 import type {
+  ReplicaFetchAnswer,
+  ReplicaFetchPartitionAnswer,
   ReplicaFetchPartitionResult,
   ReplicaFetchRequest,
-  ReplicaFetchResponse,
 } from "./fetch_wire.ts";
 import { partitionKey, readHighWatermarks, writeHighWatermarks } from "./hw_checkpoint.ts";
 import { PartitionReplica } from "./partition_replica.ts";
@@ -362,7 +364,7 @@ export class ReplicaManager implements DataPlane {
   async handleReplicaFetch(
     request: ReplicaFetchRequest,
     signal?: AbortSignal,
-  ): Promise<ReplicaFetchResponse> {
+  ): Promise<ReplicaFetchAnswer> {
     const accepted = request.partitions.map((p) => {
       const replica = this.#replicas.get(partitionKey(p.topic, p.partition));
       if (replica === undefined) {
@@ -391,7 +393,7 @@ export class ReplicaManager implements DataPlane {
       );
     }
     let budget = REPLICA_FETCH_RESPONSE_BYTES_MAX;
-    const partitions: ReplicaFetchPartitionResult[] = [];
+    const partitions: ReplicaFetchPartitionAnswer[] = [];
     for (const a of accepted) {
       if (a.replica === undefined) {
         partitions.push(errorResult(a.p.topic, a.p.partition, a.decision.error));
@@ -399,7 +401,7 @@ export class ReplicaManager implements DataPlane {
       }
       const maxBytes = Math.min(REPLICA_FETCH_PARTITION_BYTES_MAX, budget);
       const result = await a.replica.readForFollower(a.p, a.decision, maxBytes);
-      budget -= result.batches.length;
+      budget -= answerBatchBytes(result);
       partitions.push(result);
     }
     return { partitions };

@@ -8,7 +8,8 @@ import { readBatchHeader, StromError } from "@strom/client";
 import type { LogConfig } from "./config.ts";
 import { joinPath, readWholeFile } from "./disk.ts";
 import { decodeEpochCheckpoint, LEADER_EPOCH_CHECKPOINT_FILE } from "./leader_epoch_cache.ts";
-import { type AppendOptions, PartitionLog } from "./partition_log.ts";
+import { type AppendOptions, PartitionLog, RECENT_APPENDS_MAX } from "./partition_log.ts";
+import { concatBytes as concat } from "../concat_bytes.ts";
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName } from "./segment.ts";
 import { SegmentCache } from "./segment_cache.ts";
 import { batchCount, DISK_FIXTURES, type DiskFixture, makeBatch, recordsOf } from "./_test_util.ts";
@@ -181,6 +182,52 @@ contract(
       await log.close();
     }
     await rejects(log.read(5, 1 << 20));
+  },
+);
+
+contract(
+  "readParts() answers from the latest appends as parts, and from the files when they are not all there",
+  async (h) => {
+    const log = await h.open();
+    try {
+      const appended = [1, 2, 3].map((fill) => makeBatch({ count: fill, fill }));
+      for (const batch of appended) await log.append(batch, LEADER);
+      const [one, two, three] = appended;
+      const all = await log.readParts(0, 1 << 20);
+      strictEqual(all.parts.length, 3, "three appends, three parts, no file read");
+      all.parts.forEach((part, i) => strictEqual(part, appended[i]));
+      deepStrictEqual([all.bytes, all.nextOffset], [one.length + two.length + three.length, 6]);
+      const joined = await log.read(0, 1 << 20);
+      deepStrictEqual(joined.batches, new Uint8Array([...one, ...two, ...three]), "read() joins");
+      // Budgets and limits end the parts early, never inside an append.
+      deepStrictEqual((await log.readParts(1, two.length + three.length - 1)).parts, [two]);
+      deepStrictEqual((await log.readParts(1, 1 << 20, { endOffsetMax: 3 })).parts, [two]);
+      deepStrictEqual((await log.readParts(6, 1 << 20)).parts, [], "nothing at the log end");
+      // An offset inside an append is not an append's start: the file answers, from its batch.
+      const inside = await log.readParts(4, 1 << 20);
+      strictEqual(inside.parts.length, 1);
+      deepStrictEqual(inside.parts[0], three);
+      strictEqual(inside.nextOffset, 6);
+
+      // Older than the last RECENT_APPENDS_MAX appends: from the files, the same bytes.
+      for (let i = 0; i < RECENT_APPENDS_MAX; i++) await log.append(makeBatch({ fill: 9 }), LEADER);
+      const old = await log.readParts(0, one.length);
+      strictEqual(old.parts.length, 1);
+      ok(old.parts[0] !== one, "read from the file");
+      deepStrictEqual(old.parts[0], one);
+      strictEqual((await log.readParts(6, 1 << 20)).parts.length, RECENT_APPENDS_MAX);
+
+      // A truncation forgets them all: the offsets may be written again with other records.
+      await log.truncateTo(3);
+      await log.append(makeBatch({ count: 2, fill: 5 }), LEADER);
+      const after = await log.readParts(1, 1 << 20);
+      deepStrictEqual(after.nextOffset, 5);
+      const records = await recordsOf(concat(after.parts));
+      deepStrictEqual(records.map(([offset]) => offset), [1, 2, 3, 4]);
+      deepStrictEqual(records.map(([, , value]) => value?.charCodeAt(0)), [2, 2, 5, 5]);
+    } finally {
+      await log.close();
+    }
   },
 );
 
