@@ -112,10 +112,12 @@ Deno.test("parseReplicaFetchRequest() accepts a well-formed request and refuses 
     }],
   };
   assert.deepEqual(parseReplicaFetchRequest(ok), ok);
+  assert.equal(parseReplicaFetchRequest({ ...ok, omitUnchanged: true }).omitUnchanged, true);
   for (
     const bad of [
       null,
       { ...ok, replicaId: -1 },
+      { ...ok, omitUnchanged: "yes" },
       { ...ok, partitions: "x" },
       { ...ok, partitions: [{ ...ok.partitions[0], fetchOffset: 1.5 }] },
     ]

@@ -674,6 +674,18 @@ export class PartitionReplica {
     return this.highWatermark > p.highWatermark ? "hw" : "none";
   }
 
+  /**
+   * Whether the answer to an accepted follower fetch would tell the follower
+   * nothing: a read at the log end, with the high watermark it already
+   * knows. Such a partition may be left out of the answer (`omitUnchanged`).
+   */
+  followerFetchUnchanged(p: ReplicaFetchPartition, decision: FollowerFetchDecision): boolean {
+    const role = this.#role;
+    return decision.kind === "read" && role?.kind === "leader" && role.core.isLeader &&
+      role.core.leaderEpoch === decision.leaderEpoch &&
+      p.fetchOffset === this.log.logEndOffset && role.core.highWatermark === p.highWatermark;
+  }
+
   /** Reads the answer to an accepted follower fetch, up to `maxBytes` (first batch whole). */
   async readForFollower(
     p: ReplicaFetchPartition,

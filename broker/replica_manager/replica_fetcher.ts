@@ -420,6 +420,7 @@ export class ReplicaFetcher {
     const request: ReplicaFetchRequest = {
       replicaId: this.deps.localBrokerId,
       maxWaitMs: waitMs,
+      omitUnchanged: true,
       partitions: picked.map(({ replica, fetch }) => ({
         topic: replica.topic,
         partition: replica.partition,
@@ -454,13 +455,14 @@ export class ReplicaFetcher {
     this.rounds++;
     const byKey = new Map(response.partitions.map((p) => [`${p.topic}-${p.partition}`, p]));
     for (const { replica, fetch } of picked) {
+      this.#fresh.delete(replica);
       const result = byKey.get(replica.label);
       if (result === undefined) {
-        replica.abandonFollowerFetch(fetch);
+        // Left out (omitUnchanged): nothing new, the same as an empty read with the HW we sent.
+        replica.abandonFollowerFetch(fetch, { backoff: false });
         this.#returnToIdle(replica);
         continue;
       }
-      this.#fresh.delete(replica);
       if (result.kind !== "read" || result.batches.length > 0) {
         this.#newsAtMs.set(replica, Date.now());
       }

@@ -399,6 +399,7 @@ export class ReplicaManager implements DataPlane {
         partitions.push(errorResult(a.p.topic, a.p.partition, a.decision.error));
         continue;
       }
+      if (request.omitUnchanged && a.replica.followerFetchUnchanged(a.p, a.decision)) continue;
       const maxBytes = Math.min(REPLICA_FETCH_PARTITION_BYTES_MAX, budget);
       const result = await a.replica.readForFollower(a.p, a.decision, maxBytes);
       budget -= answerBatchBytes(result);

@@ -8,6 +8,7 @@ import { SimDisk } from "../storage/sim_disk.ts";
 import type { Disk } from "../storage/disk.ts";
 import { createLogger } from "../log.ts";
 import { LOG_OPENS_CONCURRENT_MAX } from "./config.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 const TOPIC = "orders";
 
@@ -73,6 +74,67 @@ Deno.test("reconciliation opens a leader and two followers, and acks=all complet
       const sums = await checksums(cluster);
       return sums.every((s) => s.hw === 3 && s.crc === sums[0].crc);
     });
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a follower fetch with omitUnchanged leaves out partitions with nothing new, and only those", async () => {
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  try {
+    const leader = cluster.managers.get(1)!;
+    await leader.produce({
+      topic: TOPIC,
+      partition: 0,
+      batches: textBatch(["a", "b", "c"]),
+      acks: "all",
+      timeoutMs: 5_000,
+    });
+    const epoch = leader.replica(TOPIC, 0)!.leaderEpoch;
+    await waitFor(
+      "the HW at 3",
+      () => Promise.resolve(leader.replica(TOPIC, 0)!.highWatermark === 3),
+    );
+    const fetch = (p: { fetchOffset: number; highWatermark: number }, omitUnchanged?: boolean) =>
+      leader.handleReplicaFetch({
+        replicaId: 2,
+        maxWaitMs: 0,
+        ...(omitUnchanged === undefined ? {} : { omitUnchanged }),
+        partitions: [
+          { topic: TOPIC, partition: 0, currentLeaderEpoch: epoch, lastFetchedEpoch: epoch, ...p },
+          // Unknown here: an error is news, never left out.
+          {
+            topic: "gone",
+            partition: 0,
+            currentLeaderEpoch: 0,
+            lastFetchedEpoch: -1,
+            fetchOffset: 0,
+            highWatermark: 0,
+          },
+        ],
+      });
+    const caughtUp = { fetchOffset: 3, highWatermark: 3 };
+    const idle = await fetch(caughtUp, true);
+    assert.deepEqual(idle.partitions.map((p) => [p.topic, p.kind]), [["gone", "error"]]);
+    // Without the flag (an older follower) every partition is answered.
+    const all = await fetch(caughtUp);
+    assert.deepEqual(all.partitions.map((p) => [p.topic, p.kind]), [
+      [TOPIC, "read"],
+      ["gone", "error"],
+    ]);
+    // A newer HW, or records past the fetch offset, are news.
+    const staleHw = await fetch({ fetchOffset: 3, highWatermark: 2 }, true);
+    assert.deepEqual(staleHw.partitions.map((p) => [p.topic, p.highWatermark]), [
+      [TOPIC, 3],
+      ["gone", -1],
+    ]);
+    const behind = await fetch({ fetchOffset: 0, highWatermark: 3 }, true);
+    assert.equal(behind.partitions[0].topic, TOPIC);
+    assert.deepEqual(await valuesOf(concatBytes(behind.partitions[0].batches as Uint8Array[])), [
+      "a",
+      "b",
+      "c",
+    ]);
   } finally {
     await cluster.stop();
   }
