@@ -379,7 +379,7 @@ export class PartitionLog {
 
   /**
    * {@link PartitionLog.read} for a caller that sends the batches on as they
-   * are (a follower's fetch answer, a binary consumer fetch): a read that
+   * are (a follower's fetch answer; a binary consumer fetch could too): a read that
    * starts at one of the latest appends is answered from those appends' own
    * bytes, several of them as several parts, instead of a file read into a
    * new buffer. Otherwise (further behind, or the appends already collected)
