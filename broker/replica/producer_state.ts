@@ -85,7 +85,18 @@ export type ProducerValidation =
   | { readonly kind: "append" }
   /** Offsets -1: a retry of a batch older than the remembered window (appended, offsets unknown). */
   | { readonly kind: "duplicate"; readonly baseOffset: number; readonly lastOffset: number }
-  | { readonly kind: "error"; readonly error: StromError };
+  | {
+    readonly kind: "error";
+    readonly error: StromError;
+    /**
+     * The refusal is OUT_OF_ORDER_SEQUENCE_NUMBER because the batch starts
+     * past the next expected sequence: an earlier batch of this producer has
+     * not been appended. Over HTTP/2 a producer's in-flight requests race
+     * each other, so that batch may still be on its way and the leader may
+     * wait for it before refusing (see `PartitionReplica.produce`).
+     */
+    readonly sequenceAhead?: true;
+  };
 
 /** Serialisable state at `endOffset`. */
 export interface ProducerStateSnapshot {
@@ -242,8 +253,7 @@ export class ProducerStateManager {
     }
     if (batch.producerEpoch > entry.producerEpoch) {
       if (batch.baseSequence === 0) return { kind: "append" };
-      return this.#error(
-        "OUT_OF_ORDER_SEQUENCE_NUMBER",
+      return this.#ahead(
         `producer ${batch.producerId} starts epoch ${batch.producerEpoch} at sequence ` +
           `${batch.baseSequence}; a new epoch must start at 0`,
       );
@@ -276,11 +286,21 @@ export class ProducerStateManager {
     ) {
       return { kind: "append" };
     }
-    return this.#error(
-      "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    const message =
       `producer ${batch.producerId} epoch ${batch.producerEpoch} sent sequence ${batch.baseSequence} ` +
-        `to ${this.partition}, expected ${expected}; an earlier batch was lost`,
-    );
+      `to ${this.partition}, expected ${expected}; an earlier batch was lost`;
+    return sequenceBefore(expected, batch.baseSequence)
+      ? this.#ahead(message)
+      : this.#error("OUT_OF_ORDER_SEQUENCE_NUMBER", message);
+  }
+
+  /** OUT_OF_ORDER_SEQUENCE_NUMBER for a batch past the expected sequence (an earlier one missing). */
+  #ahead(message: string): ProducerValidation {
+    return {
+      kind: "error",
+      error: new StromError("OUT_OF_ORDER_SEQUENCE_NUMBER", message),
+      sequenceAhead: true,
+    };
   }
 
   #error(

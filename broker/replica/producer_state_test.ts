@@ -126,6 +126,24 @@ Deno.test("batches must follow each other without gaps", () => {
   assert.equal(m.endOffset, 6);
 });
 
+Deno.test("a refusal past the expected sequence is marked ahead (the missing batch may be on its way)", () => {
+  const m = new ProducerStateManager({ partition: "t-0" });
+  produce(m, batch(0, 3));
+  const ahead = (b: ProducerBatchHeader) => {
+    const [v] = m.validate([b]);
+    assert.equal(v.kind, "error");
+    return v.kind === "error" && v.sequenceAhead === true;
+  };
+  assert.equal(ahead(batch(5, 1)), true, "3 and 4 are missing");
+  assert.equal(ahead(batch(1, 3)), false, "overlaps what was appended: it can never fit");
+  assert.equal(ahead(batch(2, 1, { producerEpoch: 1 })), true, "the new epoch's batch 0 may come");
+  const w = new ProducerStateManager({ partition: "t-0" });
+  produce(w, batch(SEQUENCE_MAX - 1, 1));
+  const [wrapped] = w.validate([batch(1, 1)]);
+  assert.ok(wrapped.kind === "error" && wrapped.sequenceAhead, "2^31-1 and 0 are missing");
+  assert.equal(m.endOffset, 3, "validation appends nothing");
+});
+
 Deno.test("a retry of any of the last five batches is answered with its original offsets", () => {
   const m = new ProducerStateManager({ partition: "t-0" });
   for (let i = 0; i < 7; i++) produce(m, batch(i * 2, 2));

@@ -82,6 +82,22 @@ export const REPLICA_FETCH_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
 /** Follower fetch requests the leader lets long-poll at once; past it they answer at once. */
 export const REPLICA_FETCH_WAITERS_MAX = 1_000;
 
+/**
+ * Longest a produce request waits for the batch before its own (an
+ * idempotent batch that starts past its producer's next sequence) before it
+ * is refused with OUT_OF_ORDER_SEQUENCE_NUMBER. A producer's in-flight
+ * requests to one partition travel as concurrent HTTP/2 streams, and a later
+ * one can reach the partition first (Kafka's broker reads a connection's
+ * requests in order, so it never sees this). Refusing it made the producer
+ * back off and re-send: at 85,000 records/s a few times a run, each a
+ * 100–190 ms stall of that partition. Long enough for a retried earlier
+ * batch to arrive after the producer's first backoff (100 ms).
+ */
+export const SEQUENCE_GAP_WAIT_MS_MAX = 500;
+
+/** Produce requests per partition waiting for an earlier batch; past it they are refused at once. */
+export const SEQUENCE_GAP_WAITERS_MAX = 64;
+
 /** Pause after a failed follower fetch (transport error or retriable partition error). */
 export const REPLICA_FETCH_BACKOFF_MS = 100;
 

@@ -58,7 +58,12 @@ import type { ProducerStateSnapshot } from "../replica/producer_state.ts";
 import { ProducerStateManager } from "../replica/producer_state.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import type { ValidBatch } from "./batch_validation.ts";
-import { LOG_SCAN_CHUNK_BYTES, PARTITION_QUEUE_MAX } from "./config.ts";
+import {
+  LOG_SCAN_CHUNK_BYTES,
+  PARTITION_QUEUE_MAX,
+  SEQUENCE_GAP_WAIT_MS_MAX,
+  SEQUENCE_GAP_WAITERS_MAX,
+} from "./config.ts";
 import type {
   ReplicaFetchPartition,
   ReplicaFetchPartitionAnswer,
@@ -138,6 +143,8 @@ export class PartitionReplica {
   readonly #produceWaiters = new Map<number, (c: ProduceCompletion) => void>();
   readonly #fetchWaiters = new Map<number, () => void>();
   #nextRequestId = 1;
+  /** Produce requests waiting for the batch before theirs ({@link SEQUENCE_GAP_WAITERS_MAX}). */
+  #gapWaiters = 0;
 
   private constructor(
     private readonly ctx: ReplicaContext,
@@ -345,15 +352,56 @@ export class PartitionReplica {
     acks: "0" | "1" | "all",
     timeoutMs: number,
   ): Promise<ProduceResult> {
-    const outcome = await this.#queue.run(() => this.#appendAsLeader(batches, acks, timeoutMs));
-    return await outcome.wait;
+    const gapWaitUntilMs = Date.now() + Math.min(timeoutMs, SEQUENCE_GAP_WAIT_MS_MAX);
+    for (;;) {
+      const outcome = await this.#queue.run(() => this.#appendAsLeader(batches, acks, timeoutMs));
+      if (outcome.kind === "appended") return await outcome.wait;
+      const leftMs = gapWaitUntilMs - Date.now();
+      if (leftMs <= 0 || this.#gapWaiters >= SEQUENCE_GAP_WAITERS_MAX) throw outcome.error;
+      await this.#logEndMoves(outcome.logEndOffset, leftMs);
+    }
   }
 
+  /**
+   * Resolves once the log end moves past `logEndOffset` (an append or a
+   * truncation), the role changes, or after `ms`: then a batch refused for a
+   * sequence gap is validated again.
+   */
+  async #logEndMoves(logEndOffset: number, ms: number): Promise<void> {
+    const role = this.#role;
+    this.#gapWaiters++;
+    try {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (this.log.logEndOffset !== logEndOffset || this.#role !== role || this.#closed) done();
+        };
+        const unsubscribe = this.onChange(check);
+        const timer = setTimeout(() => done(), ms);
+        function done() {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve();
+        }
+        check();
+      });
+    } finally {
+      this.#gapWaiters--;
+    }
+  }
+
+  /**
+   * Appends as leader, or returns `gap` when an idempotent batch starts past
+   * its producer's next sequence (nothing appended; `logEndOffset` is the log
+   * end it was judged against). Throws every other refusal.
+   */
   async #appendAsLeader(
     batches: readonly ValidBatch[],
     acks: "0" | "1" | "all",
     timeoutMs: number,
-  ): Promise<{ wait: Promise<ProduceResult> }> {
+  ): Promise<
+    | { kind: "appended"; wait: Promise<ProduceResult> }
+    | { kind: "gap"; error: StromError; logEndOffset: number }
+  > {
     const role = this.#leaderRole();
     const sizeBytes = batches.reduce((n, b) => n + b.bytes.length, 0);
     const minIsr = this.#topicConfig.minInsyncReplicas;
@@ -361,7 +409,13 @@ export class PartitionReplica {
       (acks === "all" ? role.produce.admit(sizeBytes) : undefined);
     if (refused) throw refused;
     const verdicts = this.#producers.validate(batches.map((b) => b.header));
-    for (const v of verdicts) if (v.kind === "error") throw v.error;
+    let gap: StromError | undefined;
+    for (const v of verdicts) {
+      if (v.kind !== "error") continue;
+      if (!v.sequenceAhead) throw v.error;
+      gap ??= v.error;
+    }
+    if (gap) return { kind: "gap", error: gap, logEndOffset: this.log.logEndOffset };
     const count = batches.reduce((n, b) => n + b.header.recordCount, 0);
     const toAppend = batches.filter((_, i) => verdicts[i].kind === "append");
     if (toAppend.length === 0) {
@@ -375,12 +429,13 @@ export class PartitionReplica {
         logAppendTime: -1,
         duplicate: true,
       };
-      if (acks !== "all") return { wait: Promise.resolve(result) };
+      if (acks !== "all") return { kind: "appended", wait: Promise.resolve(result) };
       // A duplicate whose offsets are forgotten lies somewhere below the log end: wait for all of it.
       const committedTo = verdicts.some((v) => v.kind === "duplicate" && v.lastOffset < 0)
         ? this.log.logEndOffset - 1
         : last.lastOffset;
       return {
+        kind: "appended",
         wait: this.#waitForHighWatermark(role, committedTo, timeoutMs).then(() => result),
       };
     }
@@ -434,7 +489,7 @@ export class PartitionReplica {
     this.#leaderEffects(role, effects);
     this.#wakeConsumerFetches(role);
     this.#notify();
-    return { wait };
+    return { kind: "appended", wait };
   }
 
   /** For a duplicate acks=all retry: resolves once the HW passes `lastOffset`. */

@@ -7,7 +7,7 @@ import { ReplicaManager as Manager } from "./replica_manager.ts";
 import { SimDisk } from "../storage/sim_disk.ts";
 import type { Disk } from "../storage/disk.ts";
 import { createLogger } from "../log.ts";
-import { LOG_OPENS_CONCURRENT_MAX } from "./config.ts";
+import { LOG_OPENS_CONCURRENT_MAX, SEQUENCE_GAP_WAIT_MS_MAX } from "./config.ts";
 import { concatBytes } from "../concat_bytes.ts";
 
 const TOPIC = "orders";
@@ -411,6 +411,51 @@ Deno.test("an idempotent retry of one of the last batches answers its original o
     await assert.rejects(
       produce(m, textBatch(["old"], { producerId: 42, producerEpoch: -2, baseSequence: 3 })),
     );
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("an idempotent batch that overtakes the one before it waits for it and lands after it", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const log = () => m.replica(TOPIC, 0)!.log;
+    const p = (seq: number, values: string[]) =>
+      textBatch(values, { producerId: 42, producerEpoch: 0, baseSequence: seq });
+    await produce(m, p(0, ["a"]));
+    // Two in-flight requests of one producer, the second (sequence 2) reaching the leader first,
+    // as concurrent HTTP/2 streams can.
+    const second = produce(m, p(2, ["c"]));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(log().logEndOffset, 1, "the overtaking batch waits for sequence 1");
+    const first = await produce(m, p(1, ["b"]));
+    const overtook = await second;
+    assert.deepEqual([first.baseOffset, overtook.baseOffset, overtook.duplicate], [1, 2, false]);
+    const fetched = await m.fetch({
+      topic: TOPIC,
+      partition: 0,
+      offset: 0,
+      maxBytes: 1 << 20,
+      maxWaitMs: 0,
+      minBytes: 1,
+    });
+    assert.deepEqual(await valuesOf(fetched.batches), ["a", "b", "c"]);
+    // A predecessor that never comes: refused after the bounded wait, nothing appended.
+    const started = Date.now();
+    await assert.rejects(
+      produce(m, p(9, ["z"])),
+      (e: StromError) => e.code === "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    );
+    assert.ok(Date.now() - started >= SEQUENCE_GAP_WAIT_MS_MAX - 50, "refused without waiting");
+    assert.equal(log().logEndOffset, 3);
+    // Batches that can never fit (behind the expected sequence) are refused at once.
+    const quick = Date.now();
+    await assert.rejects(
+      produce(m, p(1, ["b", "x"])),
+      (e: StromError) => e.code === "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    );
+    assert.ok(Date.now() - quick < SEQUENCE_GAP_WAIT_MS_MAX, "a stale batch waited for nothing");
   } finally {
     await cluster.stop();
   }
