@@ -9,7 +9,9 @@
  * - unknown producer id: any sequence is accepted. Kafka's rule since
  *   KIP-360: the broker cannot tell a brand-new producer (which starts at 0)
  *   from one whose state expired or whose batches retention deleted, and
- *   refusing the latter would wedge it; a fresh producer sends 0 anyway;
+ *   refusing the latter would wedge it. A fresh producer sends 0 first, but
+ *   its next batches may overtake it over HTTP/2, so the leader first holds
+ *   such a batch (`holdUnknownAhead`) for a while in case batch 0 comes;
  * - epoch below the known one: INVALID_PRODUCER_EPOCH (a zombie producer);
  * - epoch above the known one: the producer was re-initialised; its first
  *   batch must have sequence 0 (else OUT_OF_ORDER_SEQUENCE_NUMBER), and the
@@ -160,16 +162,24 @@ export class ProducerStateManager {
    * the earlier ones would leave it (offsets are not needed: duplicates are
    * recognised by sequence). Nothing changes; call {@link apply} for each
    * appended batch after the append.
+   *
+   * `holdUnknownAhead`: refuse an unknown producer's batch that does not
+   * start at sequence 0 as `sequenceAhead` instead of accepting it. A new
+   * producer's batch 0 may still be on its way (its in-flight requests race
+   * over HTTP/2), and accepting a later batch first appends them out of
+   * order; the leader passes it until it has waited for batch 0, then falls
+   * back to Kafka's rule (any sequence, for a producer whose state expired).
    */
   validate(
     batches: readonly Omit<ProducerBatchHeader, "baseOffset">[],
+    options: { holdUnknownAhead?: boolean } = {},
   ): ProducerValidation[] {
     const overlay = new Map<number, ProducerEntry | undefined>();
     return batches.map((batch) => {
       const entry = overlay.has(batch.producerId)
         ? overlay.get(batch.producerId)
         : this.#producers.get(batch.producerId);
-      const verdict = this.#validateOne(batch, entry);
+      const verdict = this.#validateOne(batch, entry, options.holdUnknownAhead === true);
       if (verdict.kind === "append" && batch.producerId >= 0) {
         overlay.set(batch.producerId, withBatch(entry, { ...batch, baseOffset: 0 }));
       }
@@ -233,6 +243,7 @@ export class ProducerStateManager {
   #validateOne(
     batch: Omit<ProducerBatchHeader, "baseOffset">,
     entry: ProducerEntry | undefined,
+    holdUnknownAhead: boolean,
   ): ProducerValidation {
     if (batch.producerId < 0) return { kind: "append" };
     if (batch.baseSequence < 0 || batch.producerEpoch < 0) {
@@ -242,7 +253,13 @@ export class ProducerStateManager {
           `(got sequence ${batch.baseSequence}, epoch ${batch.producerEpoch})`,
       );
     }
-    if (entry === undefined) return { kind: "append" };
+    if (entry === undefined) {
+      if (!holdUnknownAhead || batch.baseSequence === 0) return { kind: "append" };
+      return this.#ahead(
+        `producer ${batch.producerId} is new to ${this.partition} and starts at sequence ` +
+          `${batch.baseSequence}, not 0`,
+      );
+    }
     const lastSeq = lastSequence(batch.baseSequence, batch.lastOffsetDelta);
     if (batch.producerEpoch < entry.producerEpoch) {
       return this.#error(

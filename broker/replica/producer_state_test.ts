@@ -160,6 +160,10 @@ Deno.test("a retry of any of the last five batches is answered with its original
 
 Deno.test("an unknown producer may start at any sequence (Kafka's rule after expiry)", () => {
   const m = new ProducerStateManager({ partition: "t-0" });
+  const [held] = m.validate([batch(42, 1)], { holdUnknownAhead: true });
+  assert.ok(held.kind === "error" && held.sequenceAhead, "held while batch 0 may be on its way");
+  const [zero] = m.validate([batch(0, 1)], { holdUnknownAhead: true });
+  assert.equal(zero.kind, "append");
   assert.equal(produce(m, batch(42, 1)), "append");
   assert.equal(produce(m, batch(43, 1)), "append");
 });

@@ -354,11 +354,15 @@ export class PartitionReplica {
   ): Promise<ProduceResult> {
     const gapWaitUntilMs = Date.now() + Math.min(timeoutMs, SEQUENCE_GAP_WAIT_MS_MAX);
     for (;;) {
-      const outcome = await this.#queue.run(() => this.#appendAsLeader(batches, acks, timeoutMs));
-      if (outcome.kind === "appended") return await outcome.wait;
       const leftMs = gapWaitUntilMs - Date.now();
-      if (leftMs <= 0 || this.#gapWaiters >= SEQUENCE_GAP_WAITERS_MAX) throw outcome.error;
-      await this.#logEndMoves(outcome.logEndOffset, leftMs);
+      // The last try: a gap is refused, a new producer's batch accepted at any sequence.
+      const lastTry = leftMs <= 0 || this.#gapWaiters >= SEQUENCE_GAP_WAITERS_MAX;
+      const outcome = await this.#queue.run(() =>
+        this.#appendAsLeader(batches, acks, timeoutMs, !lastTry)
+      );
+      if (outcome.kind === "appended") return await outcome.wait;
+      if (lastTry) throw outcome.error;
+      await this.#logEndMoves(outcome.logEndOffset, Math.max(1, gapWaitUntilMs - Date.now()));
     }
   }
 
@@ -391,13 +395,15 @@ export class PartitionReplica {
 
   /**
    * Appends as leader, or returns `gap` when an idempotent batch starts past
-   * its producer's next sequence (nothing appended; `logEndOffset` is the log
-   * end it was judged against). Throws every other refusal.
+   * its producer's next sequence, or (with `holdUnknownAhead`) a producer new
+   * here starts past 0 (nothing appended; `logEndOffset` is the log end it
+   * was judged against). Throws every other refusal.
    */
   async #appendAsLeader(
     batches: readonly ValidBatch[],
     acks: "0" | "1" | "all",
     timeoutMs: number,
+    holdUnknownAhead: boolean,
   ): Promise<
     | { kind: "appended"; wait: Promise<ProduceResult> }
     | { kind: "gap"; error: StromError; logEndOffset: number }
@@ -408,7 +414,7 @@ export class PartitionReplica {
     const refused = role.core.admitProduce(acks, minIsr) ??
       (acks === "all" ? role.produce.admit(sizeBytes) : undefined);
     if (refused) throw refused;
-    const verdicts = this.#producers.validate(batches.map((b) => b.header));
+    const verdicts = this.#producers.validate(batches.map((b) => b.header), { holdUnknownAhead });
     let gap: StromError | undefined;
     for (const v of verdicts) {
       if (v.kind !== "error") continue;

@@ -461,6 +461,27 @@ Deno.test("an idempotent batch that overtakes the one before it waits for it and
   }
 });
 
+Deno.test("a new producer's later batch that overtakes its batch 0 waits for it; without batch 0 it is accepted after the wait", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const p = (producerId: number, seq: number, values: string[]) =>
+      textBatch(values, { producerId, producerEpoch: 0, baseSequence: seq });
+    const second = produce(m, p(42, 1, ["b"]));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, 0, "held for batch 0");
+    const first = await produce(m, p(42, 0, ["a"]));
+    assert.deepEqual([first.baseOffset, (await second).baseOffset], [0, 1]);
+    // A producer whose earlier state expired (Kafka's KIP-360 rule): accepted after the wait.
+    const started = Date.now();
+    const expired = await produce(m, p(43, 17, ["z"]));
+    assert.equal(expired.baseOffset, 2);
+    assert.ok(Date.now() - started >= SEQUENCE_GAP_WAIT_MS_MAX - 50, "accepted without waiting");
+  } finally {
+    await cluster.stop();
+  }
+});
+
 Deno.test("producer state survives a leader change: the new leader recognises a retry", async () => {
   const cluster = await TestCluster.start([1, 2, 3], rf3Image());
   try {
