@@ -57,7 +57,13 @@ export interface ProducerOptions {
   readonly bufferWaitMsMax?: number;
   /** Time from send() to its final answer, retries included (default 120 s). */
   readonly deliveryTimeoutMs?: number;
-  /** Batches in flight per partition (default 5, at most 5 with idempotence). */
+  /**
+   * Batches in flight per partition: default 5 (the most) with idempotence,
+   * 1 without. A producer's requests are concurrent HTTP/2 streams and may
+   * reach the leader in any order; the leader puts an idempotent producer's
+   * batches back in sequence order, but without sequence numbers more than
+   * one batch in flight may reorder a partition's records.
+   */
   readonly inFlightBatchesPerPartitionMax?: number;
   /** How long the leader may wait for replication (default 30 s). */
   readonly ackTimeoutMs?: number;
@@ -204,7 +210,8 @@ export class Producer {
     );
     this.#inFlightMax = positive(
       "inFlightBatchesPerPartitionMax",
-      options.inFlightBatchesPerPartitionMax ?? d.inFlightBatchesPerPartitionMax,
+      options.inFlightBatchesPerPartitionMax ??
+        (this.#idempotent ? d.inFlightBatchesPerPartitionMax : 1),
     );
     if (this.#idempotent && this.#inFlightMax > 5) {
       throw new StromError(

@@ -144,6 +144,30 @@ Deno.test("at most five batches per partition are in flight", async () => {
   });
 });
 
+Deno.test("without idempotence one batch per partition is in flight unless asked for more", async () => {
+  const sendTwenty = async (producer: ReturnType<Strom["producer"]>) =>
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => producer.send({ topic: "t", value: `${i}` })),
+    );
+  await withProducer({ acks: 1, batchBytes: 1, lingerMs: 0 }, async ({ producer, cluster }) => {
+    cluster.produceDelayMs = 10;
+    await sendTwenty(producer);
+    assert.equal(cluster.inFlight.get("t-0")!.max, 1, "nothing lets the leader reorder them");
+    assert.deepEqual(await values(cluster, "t", 0), Array.from({ length: 20 }, (_, i) => `${i}`));
+  });
+  const options = {
+    acks: 1 as const,
+    batchBytes: 1,
+    lingerMs: 0,
+    inFlightBatchesPerPartitionMax: 3,
+  };
+  await withProducer(options, async ({ producer, cluster }) => {
+    cluster.produceDelayMs = 30;
+    await sendTwenty(producer);
+    assert.ok(cluster.inFlight.get("t-0")!.max >= 2, "an explicit limit is used");
+  });
+});
+
 Deno.test("retriable errors are retried; the leader hint is followed", async () => {
   await withProducer({}, async ({ producer, cluster }) => {
     cluster.faults.push({
