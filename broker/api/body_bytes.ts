@@ -47,15 +47,7 @@ export async function readBodyBytes(req: Request, bytesMax: number): Promise<Uin
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   const reader = req.body.getReader();
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      throw unreadable(e);
-    }
-    const { done, value } = chunk;
-    if (done) break;
+  for (let value; (value = await nextChunk(reader)) !== undefined;) {
     bytes += value.length;
     if (bytes > bytesMax) {
       await reader.cancel();
@@ -72,25 +64,30 @@ async function readDeclared(body: ReadableStream<Uint8Array>, length: number): P
   const out = new Uint8Array(length);
   let at = 0;
   const reader = body.getReader();
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      throw unreadable(e);
-    }
-    if (chunk.done) break;
-    if (at + chunk.value.length > length) {
+  for (let value; (value = await nextChunk(reader)) !== undefined;) {
+    if (at + value.length > length) {
       await reader.cancel();
       throw unreadable(new Error(`the body is longer than its content-length ${length}`));
     }
-    out.set(chunk.value, at);
-    at += chunk.value.length;
+    out.set(value, at);
+    at += value.length;
   }
   if (at !== length) {
     throw unreadable(new Error(`the body ended after ${at} of its ${length} declared bytes`));
   }
   return out;
+}
+
+/** The body's next chunk, undefined at its end; a failed read is INVALID_REQUEST. */
+async function nextChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<Uint8Array | undefined> {
+  try {
+    const { done, value } = await reader.read();
+    return done ? undefined : value;
+  } catch (e) {
+    throw unreadable(e);
+  }
 }
 
 function unreadable(e: unknown): StromError {
