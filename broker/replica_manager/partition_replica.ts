@@ -375,22 +375,30 @@ export class PartitionReplica {
     const role = this.#role;
     this.#gapWaiters++;
     try {
-      await new Promise<void>((resolve) => {
-        const check = () => {
-          if (this.log.logEndOffset !== logEndOffset || this.#role !== role || this.#closed) done();
-        };
-        const unsubscribe = this.onChange(check);
-        const timer = setTimeout(() => done(), ms);
-        function done() {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve();
-        }
-        check();
-      });
+      await this.#until(
+        () => this.log.logEndOffset !== logEndOffset || this.#role !== role || this.#closed,
+        ms,
+      );
     } finally {
       this.#gapWaiters--;
     }
+  }
+
+  /** Whether `condition` holds now or after a change within `ms` (checked on every change). */
+  #until(condition: () => boolean, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (condition()) done(true);
+      };
+      const unsubscribe = this.onChange(check);
+      const timer = setTimeout(() => done(false), ms);
+      function done(met: boolean) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(met);
+      }
+      check();
+    });
   }
 
   /**
@@ -499,34 +507,20 @@ export class PartitionReplica {
   }
 
   /** For a duplicate acks=all retry: resolves once the HW passes `lastOffset`. */
-  #waitForHighWatermark(role: LeaderRole, lastOffset: number, timeoutMs: number): Promise<void> {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const check = () => {
-      if (!role.core.isLeader || this.#role !== role) {
-        done(() => reject(notLeader(this.label, "leadership moved while waiting")));
-      } else if (role.core.highWatermark > lastOffset) done(resolve);
-    };
-    const timer = setTimeout(
-      () =>
-        done(() =>
-          reject(
-            new StromError(
-              "REQUEST_TIMED_OUT",
-              `the retried batch of ${this.label} up to offset ${lastOffset} is not replicated yet; the outcome is unknown`,
-              { details: { lastOffset, outcome: "unknown" } },
-            ),
-          )
-        ),
-      timeoutMs,
+  async #waitForHighWatermark(
+    role: LeaderRole,
+    lastOffset: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const moved = () => !role.core.isLeader || this.#role !== role;
+    await this.#until(() => moved() || role.core.highWatermark > lastOffset, timeoutMs);
+    if (moved()) throw notLeader(this.label, "leadership moved while waiting");
+    if (role.core.highWatermark > lastOffset) return;
+    throw new StromError(
+      "REQUEST_TIMED_OUT",
+      `the retried batch of ${this.label} up to offset ${lastOffset} is not replicated yet; the outcome is unknown`,
+      { details: { lastOffset, outcome: "unknown" } },
     );
-    const unsubscribe = this.onChange(check);
-    function done(fn: () => void) {
-      clearTimeout(timer);
-      unsubscribe();
-      fn();
-    }
-    check();
-    return promise;
   }
 
   #applyProducerState(bytes: Uint8Array): void {
