@@ -354,14 +354,14 @@ export class PartitionReplica {
   ): Promise<ProduceResult> {
     const gapWaitUntilMs = Date.now() + Math.min(timeoutMs, SEQUENCE_GAP_WAIT_MS_MAX);
     for (;;) {
-      const leftMs = gapWaitUntilMs - Date.now();
-      // The last try: a gap is refused, a new producer's batch accepted at any sequence.
-      const lastTry = leftMs <= 0 || this.#gapWaiters >= SEQUENCE_GAP_WAITERS_MAX;
+      // Waited out: a gap is refused, a new producer's batch accepted at any sequence (Kafka).
+      const waitedOut = Date.now() >= gapWaitUntilMs;
       const outcome = await this.#queue.run(() =>
-        this.#appendAsLeader(batches, acks, timeoutMs, !lastTry)
+        this.#appendAsLeader(batches, acks, timeoutMs, !waitedOut)
       );
       if (outcome.kind === "appended") return await outcome.wait;
-      if (lastTry) throw outcome.error;
+      // No room to wait: refused (the producer re-sends), never appended out of order.
+      if (waitedOut || this.#gapWaiters >= SEQUENCE_GAP_WAITERS_MAX) throw outcome.error;
       await this.#logEndMoves(outcome.logEndOffset, Math.max(1, gapWaitUntilMs - Date.now()));
     }
   }

@@ -7,7 +7,11 @@ import { ReplicaManager as Manager } from "./replica_manager.ts";
 import { SimDisk } from "../storage/sim_disk.ts";
 import type { Disk } from "../storage/disk.ts";
 import { createLogger } from "../log.ts";
-import { LOG_OPENS_CONCURRENT_MAX, SEQUENCE_GAP_WAIT_MS_MAX } from "./config.ts";
+import {
+  LOG_OPENS_CONCURRENT_MAX,
+  SEQUENCE_GAP_WAIT_MS_MAX,
+  SEQUENCE_GAP_WAITERS_MAX,
+} from "./config.ts";
 import { concatBytes } from "../concat_bytes.ts";
 
 const TOPIC = "orders";
@@ -477,6 +481,30 @@ Deno.test("a new producer's later batch that overtakes its batch 0 waits for it;
     const expired = await produce(m, p(43, 17, ["z"]));
     assert.equal(expired.baseOffset, 2);
     assert.ok(Date.now() - started >= SEQUENCE_GAP_WAIT_MS_MAX - 50, "accepted without waiting");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("past SEQUENCE_GAP_WAITERS_MAX waiting requests a batch ahead is refused at once, not appended out of order", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const ahead = (producerId: number) =>
+      produce(m, textBatch(["later"], { producerId, producerEpoch: 0, baseSequence: 1 }));
+    const waiting = Array.from({ length: SEQUENCE_GAP_WAITERS_MAX }, (_, i) => ahead(100 + i));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await assert.rejects(ahead(999), (e: StromError) => e.code === "OUT_OF_ORDER_SEQUENCE_NUMBER");
+    assert.ok(
+      Date.now() - started < SEQUENCE_GAP_WAIT_MS_MAX,
+      "it waited although the set is full",
+    );
+    assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, 0, "nothing appended ahead of batch 0");
+    // The waiting ones, after the wait, fall back to Kafka's rule for unknown producers.
+    const done = await Promise.all(waiting);
+    assert.equal(done.length, SEQUENCE_GAP_WAITERS_MAX);
+    assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, SEQUENCE_GAP_WAITERS_MAX);
   } finally {
     await cluster.stop();
   }
