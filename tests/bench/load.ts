@@ -60,7 +60,8 @@ export function producerOptions(o: BenchOptions): ProducerOptions {
     batchBytes: o.batchBytes,
     lingerMs: o.lingerMs,
     idempotent: o.idempotence,
-    inFlightBatchesPerPartitionMax: Math.min(5, o.inFlightRecordsMax),
+    // The client's own default (5 with idempotence, 1 without: order), capped by --max-in-flight.
+    inFlightBatchesPerPartitionMax: Math.min(o.idempotence ? 5 : 1, o.inFlightRecordsMax),
     sendsWaitingMax: Math.max(10_000, o.inFlightRecordsMax),
     // Keep every record of the window admitted: the window, not the buffer, bounds it.
     bufferBytesMax: Math.max(32 * 1024 * 1024, 2 * o.inFlightRecordsMax * (o.recordSizeBytes + 64)),
