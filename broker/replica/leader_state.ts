@@ -44,7 +44,11 @@ import type { StromError } from "@strom/client";
 import { invariant } from "./_assert.ts";
 import { REPLICA_LAG_TIME_MS_MAX_DEFAULT } from "./config.ts";
 import { fencedLeaderEpoch, notEnoughReplicas, notLeader, offsetOutOfRange } from "./errors.ts";
-import { computeHighWatermark, minIsrLogEndOffset } from "./high_watermark.ts";
+import {
+  computeHighWatermark,
+  type LogEndOffsetLookup,
+  minIsrLogEndOffset,
+} from "./high_watermark.ts";
 
 /** Kafka's "no epoch" value, also used for "no offset". */
 export const NO_EPOCH = -1;
@@ -125,6 +129,8 @@ export type FollowerFetchDecision =
     readonly fetchOffset: number;
     readonly highWatermark: number;
     readonly leaderEpoch: number;
+    /** The partition epoch (ISR version) the fetch was accepted under. */
+    readonly partitionEpoch: number;
   }
   | {
     /** The follower's log diverges: it must truncate (see follower_state.ts). */
@@ -185,6 +191,18 @@ export class PartitionLeader {
   #logEndOffset: number;
   #resignedBecause: string | undefined;
   readonly #followers = new Map<number, ReplicaProgress>();
+  /** Followers' known LEOs, for the HW (a view, not a copy: this runs on every follower fetch). */
+  readonly #knownLogEndOffsets: LogEndOffsetLookup = {
+    get: (id) => this.#followers.get(id)?.logEndOffset,
+  };
+  /** The same, with regressed members out of the way (see {@link #isrBound}). */
+  readonly #boundLogEndOffsets: LogEndOffsetLookup = {
+    get: (id) => {
+      const p = this.#followers.get(id);
+      if (p === undefined) return undefined;
+      return this.#regressed(p) ? Number.MAX_SAFE_INTEGER : p.logEndOffset;
+    },
+  };
 
   constructor(options: PartitionLeaderOptions) {
     const a = options.assignment;
@@ -351,6 +369,7 @@ export class PartitionLeader {
         fetchOffset: fetch.fetchOffset,
         highWatermark: this.#servedHighWatermark(),
         leaderEpoch: this.leaderEpoch,
+        partitionEpoch: this.#partitionEpoch,
       },
       effects: this.#effects(advanced, intent),
     };
@@ -499,14 +518,12 @@ export class PartitionLeader {
   #maybeAdvanceHighWatermark(): boolean {
     if (!this.isLeader) return false;
     const before = this.#highWatermark;
-    const followerLogEndOffsets = new Map<number, number>();
-    for (const [id, p] of this.#followers) followerLogEndOffsets.set(id, p.logEndOffset);
     const next = computeHighWatermark({
       highWatermark: before,
       leaderId: this.localBrokerId,
       leaderLogEndOffset: this.#logEndOffset,
       isr: this.maximalIsr,
-      followerLogEndOffsets,
+      followerLogEndOffsets: this.#knownLogEndOffsets,
     });
     this.#highWatermark = next;
     const bound = this.#isrBound();
@@ -523,16 +540,12 @@ export class PartitionLeader {
    * (they still hold the HW back, but they broke the invariant themselves).
    */
   #isrBound(): number | undefined {
-    const leos = new Map<number, number>();
-    for (const [id, p] of this.#followers) {
-      leos.set(id, this.#regressed(p) ? Number.MAX_SAFE_INTEGER : p.logEndOffset);
-    }
     return minIsrLogEndOffset({
       highWatermark: this.#highWatermark,
       leaderId: this.localBrokerId,
       leaderLogEndOffset: this.#logEndOffset,
       isr: this.maximalIsr,
-      followerLogEndOffsets: leos,
+      followerLogEndOffsets: this.#boundLogEndOffsets,
     });
   }
 

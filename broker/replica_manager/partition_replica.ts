@@ -102,6 +102,8 @@ interface FollowerRole {
   readonly core: PartitionFollower;
   /** No fetch before this (after an error). */
   backoffUntilMs: number;
+  /** Whether the last assignment seen lists this broker in the ISR (see {@link PartitionReplica.followerOutOfIsr}). */
+  inIsr: boolean;
 }
 
 /** Pause before proposing an ISR change again after the controller refused one. */
@@ -218,6 +220,16 @@ export class PartitionReplica {
     return id === NO_LEADER || id === this.ctx.localBrokerId ? undefined : id;
   }
 
+  /**
+   * A follower that the metadata shows outside the ISR: its fetcher keeps it
+   * in the short-wait rounds, so that the leader sees it caught up, and takes
+   * it back, within one short wait rather than one idle partition's long one.
+   */
+  get followerOutOfIsr(): boolean {
+    const role = this.#role;
+    return role?.kind === "follower" && !role.inIsr;
+  }
+
   /** Idempotent producer state (for tests and diagnostics). */
   get producerState(): ProducerStateManager {
     return this.#producers;
@@ -250,7 +262,7 @@ export class PartitionReplica {
     if (role !== undefined && a.leaderEpoch < this.leaderEpoch) return;
     if (a.leader === this.ctx.localBrokerId) {
       if (role?.kind === "leader" && role.core.leaderEpoch === a.leaderEpoch) {
-        this.#leaderEffects(role, role.core.updateAssignment(a));
+        this.#leaderAssignmentEffects(role, () => role.core.updateAssignment(a));
         return;
       }
       this.#becomeLeader(a);
@@ -259,6 +271,7 @@ export class PartitionReplica {
     if (role?.kind === "follower") {
       role.core.updateLeader(a.leader, a.leaderEpoch);
       role.backoffUntilMs = 0;
+      role.inIsr = a.isr.includes(this.ctx.localBrokerId);
       this.#notify();
       return;
     }
@@ -320,6 +333,7 @@ export class PartitionReplica {
         highWatermark: hw,
       }),
       backoffUntilMs: 0,
+      inIsr: a.isr.includes(this.ctx.localBrokerId),
     };
     this.ctx.logger.info("became follower", {
       partition: this.label,
@@ -543,6 +557,16 @@ export class PartitionReplica {
     }
   }
 
+  /**
+   * {@link #leaderEffects} of an update that may carry a new ISR; parked
+   * follower fetches are told when it does (see {@link followerFetchNews}).
+   */
+  #leaderAssignmentEffects(role: LeaderRole, update: () => LeaderEffects): void {
+    const before = role.core.partitionEpoch;
+    this.#leaderEffects(role, update());
+    if (role.core.partitionEpoch !== before) this.#notify();
+  }
+
   #sendAlterPartition(role: LeaderRole, intent: AlterPartitionIntent): void {
     // One line per partition at debug: the batch it travels in is logged at info.
     this.ctx.logger.debug("asking the controller to change the ISR", {
@@ -555,9 +579,10 @@ export class PartitionReplica {
     this.ctx.alterPartition(this, intent).then(
       (state) => {
         if (this.#role !== role) return;
-        this.#leaderEffects(
+        this.#leaderAssignmentEffects(
           role,
-          role.core.handleAlterPartitionAnswer(intent.intentId, { ok: true, assignment: state }),
+          () =>
+            role.core.handleAlterPartitionAnswer(intent.intentId, { ok: true, assignment: state }),
         );
       },
       (error) => {
@@ -714,19 +739,33 @@ export class PartitionReplica {
       this.ctx.clock(),
     );
     this.#leaderEffects(role, effects);
-    const ready = decision.kind !== "read" || this.followerFetchNews(p) === "data";
+    const ready = decision.kind !== "read" || this.followerFetchNews(p, decision) === "data";
     return { decision, ready };
   }
 
   /**
-   * What a parked follower fetch for `p` could return now: `"data"` (records
-   * past its fetch offset, or this replica stopped leading: answer at once),
+   * What a parked follower fetch for `p`, accepted with `decision`, could
+   * return now: `"data"` (answer at once: records past its fetch offset, this
+   * replica stopped leading, or the ISR changed since the fetch was accepted),
    * `"hw"` (only a higher high watermark than the follower knows: worth
    * answering soon, not at once) or `"none"`.
+   *
+   * An ISR change answers at once because the leader takes a follower back
+   * into the ISR only when it fetches: an idle follower dropped from the ISR
+   * (its broker fenced for silence) would otherwise wait out a long idle poll
+   * before it is seen caught up again.
    */
-  followerFetchNews(p: ReplicaFetchPartition): "data" | "hw" | "none" {
-    if (!this.isLeader || p.fetchOffset < this.log.logEndOffset) return "data";
-    return this.highWatermark > p.highWatermark ? "hw" : "none";
+  followerFetchNews(
+    p: ReplicaFetchPartition,
+    decision: FollowerFetchDecision,
+  ): "data" | "hw" | "none" {
+    const role = this.#role;
+    if (role?.kind !== "leader" || !role.core.isLeader) return "data";
+    if (p.fetchOffset < this.log.logEndOffset) return "data";
+    if (decision.kind === "read" && decision.partitionEpoch !== role.core.partitionEpoch) {
+      return "data";
+    }
+    return role.core.highWatermark > p.highWatermark ? "hw" : "none";
   }
 
   /**

@@ -14,8 +14,10 @@
  * is waiting on the leader, and an append anywhere is answered at once.
  *
  * Partitions that had news (records, a divergence, an error) within the
- * last {@link HOT_KEEP_MS}, and partitions new to this fetcher until their
- * first answer, are "hot" and travel in rounds of their own (at most
+ * last {@link HOT_KEEP_MS}, partitions new to this fetcher until their first
+ * answer, and partitions whose metadata leaves this broker out of the ISR
+ * (the leader takes a follower back only when it fetches) are "hot" and
+ * travel in rounds of their own (at most
  * {@link REPLICA_FETCH_HOT_ROUNDS_MAX}, with the short wait): the leader
  * answers a round as soon as any of its partitions has records, and a busy
  * partition must not drag up to a thousand idle ones through every round trip
@@ -386,7 +388,7 @@ export class ReplicaFetcher {
   }
 
   #isHot(replica: PartitionReplica, now: number): boolean {
-    return this.#fresh.has(replica) ||
+    return this.#fresh.has(replica) || replica.followerOutOfIsr ||
       now - (this.#newsAtMs.get(replica) ?? -Infinity) < (this.deps.hotKeepMs ?? HOT_KEEP_MS);
   }
 

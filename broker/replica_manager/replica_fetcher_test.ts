@@ -18,6 +18,7 @@ class FakeReplica {
   readonly topic = "t";
   readonly label: string;
   followedLeaderId: number | undefined = LEADER;
+  followerOutOfIsr = false;
   highWatermark = 0;
   inFlight: FollowerFetchRequest | undefined;
   answers = 0;
@@ -275,6 +276,47 @@ for (const answersAborted of [false, true]) {
     },
   );
 }
+
+Deno.test("ReplicaFetcher: an idle partition outside the ISR keeps the short wait", async () => {
+  // The leader takes a follower back into the ISR only when it fetches: an idle one in a cold
+  // round would be seen caught up a whole cold wait late.
+  const COLD_WAIT_MS = 2_000;
+  const { replicas, leader, fetcher } = setup(20, 20, COLD_WAIT_MS);
+  replicas[3].followerOutOfIsr = true;
+  fetcher.start();
+  try {
+    await until("every partition answered", () => replicas.every((r) => r.answers >= 1));
+    // Past the hot period the others are cold; partition 3 stays in short-wait rounds.
+    await new Promise((r) => setTimeout(r, 100));
+    const from = leader.requests.length;
+    const answered = replicas.map((r) => r.answers);
+    await until(
+      "partition 3 answered four more times",
+      () => replicas[3].answers >= answered[3] + 4,
+    );
+    const carrying3 = leader.requests.slice(from).filter((r) =>
+      r.partitions.some((p) => p.partition === 3)
+    );
+    assert.ok(carrying3.length >= 4);
+    assert.ok(carrying3.every((r) => r.maxWaitMs === WAIT_MS), "partition 3 in short-wait rounds");
+    assert.ok(
+      carrying3.every((r) => r.partitions.length === 1),
+      "the cold partitions do not travel with it",
+    );
+    assert.ok(
+      replicas.every((r, i) => i === 3 || r.answers === answered[i]),
+      "the other partitions wait out the cold wait",
+    );
+    // Back in the ISR, it goes cold with the others.
+    replicas[3].followerOutOfIsr = false;
+    await new Promise((r) => setTimeout(r, 3 * WAIT_MS));
+    const settled = replicas[3].answers;
+    await new Promise((r) => setTimeout(r, 4 * WAIT_MS));
+    assert.ok(replicas[3].answers <= settled + 1, "parked in a cold round again");
+  } finally {
+    await fetcher.stop();
+  }
+});
 
 Deno.test("ReplicaFetcher: partitions beyond the first 1,000 are fetched in every cycle", async () => {
   // The fetcher used to pick the first 1,000 followed partitions of every round: the rest were

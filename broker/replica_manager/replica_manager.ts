@@ -382,7 +382,7 @@ export class ReplicaManager implements DataPlane {
         () => {
           let news: "data" | "hw" | "none" = "none";
           for (const a of accepted) {
-            const n = a.replica!.followerFetchNews(a.p);
+            const n = a.replica!.followerFetchNews(a.p, a.decision);
             if (n === "data") return "data";
             if (n === "hw") news = "hw";
           }

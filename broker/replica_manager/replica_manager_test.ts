@@ -144,6 +144,46 @@ Deno.test("a follower fetch with omitUnchanged leaves out partitions with nothin
   }
 });
 
+Deno.test("a parked follower fetch is answered as soon as the ISR changes, not after its whole wait", async () => {
+  // The leader takes a follower back into the ISR only when it fetches: a caught-up follower that
+  // the controller dropped (its broker fenced for silence) must not wait out an idle long poll.
+  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
+  const stopWaiting = new AbortController();
+  try {
+    const leader = cluster.managers.get(1)!;
+    const epoch = leader.replica(TOPIC, 0)!.leaderEpoch;
+    let answered = false;
+    const parked = leader.handleReplicaFetch({
+      replicaId: 3,
+      maxWaitMs: 30_000,
+      omitUnchanged: true,
+      partitions: [{
+        topic: TOPIC,
+        partition: 0,
+        currentLeaderEpoch: epoch,
+        lastFetchedEpoch: -1,
+        fetchOffset: 0,
+        highWatermark: 0,
+      }],
+    }, stopWaiting.signal).finally(() => answered = true);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(answered, false, "an idle fetch at the log end stays parked");
+    const state = cluster.state(TOPIC, 0);
+    cluster.changeWithoutPublishing(TOPIC, 0, {
+      ...state,
+      isr: [1, 2],
+      partitionEpoch: state.partitionEpoch + 1,
+    });
+    await cluster.publish({ ...cluster.image, offset: cluster.image.offset + 1 });
+    await waitFor("the parked fetch to be answered", () => answered);
+    // Nothing new to read: the partition is left out, and the follower simply fetches again.
+    assert.deepEqual((await parked).partitions, []);
+  } finally {
+    stopWaiting.abort();
+    await cluster.stop();
+  }
+});
+
 Deno.test("acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, appending nothing", async () => {
   // Paused from the start: a fetch before the pause would let the leader propose adding them back.
   const cluster = await TestCluster.start([1, 2, 3], rf3Image({}, [1]), { paused: [2, 3] });
