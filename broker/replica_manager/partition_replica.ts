@@ -955,9 +955,14 @@ export class PartitionReplica {
     if (role.fetches.size > 0) { for (const id of role.fetches.expire(nowMs)) this.#wakeFetch(id); }
   }
 
+  /** Whether the producer state moved since its last snapshot. */
+  get producerSnapshotDue(): boolean {
+    return !this.#closed && this.#producers.endOffset !== this.#snapshotEndOffset;
+  }
+
   /** Writes the producer state snapshot if the state moved since the last one. */
   async snapshotProducerState(): Promise<void> {
-    if (this.#closed || this.#producers.endOffset === this.#snapshotEndOffset) return;
+    if (!this.producerSnapshotDue) return;
     await this.#queue.run(async () => {
       if (this.#closed) return;
       this.#snapshot = await writeProducerSnapshot(this.log, this.#producers);

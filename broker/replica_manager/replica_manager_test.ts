@@ -8,7 +8,9 @@ import { SimDisk } from "../storage/sim_disk.ts";
 import type { Disk } from "../storage/disk.ts";
 import { createLogger } from "../log.ts";
 import {
+  HW_CHECKPOINT_FILE,
   LOG_OPENS_CONCURRENT_MAX,
+  PRODUCER_SNAPSHOT_FILE,
   SEQUENCE_GAP_WAIT_MS_MAX,
   SEQUENCE_GAP_WAITERS_MAX,
 } from "./config.ts";
@@ -662,6 +664,35 @@ Deno.test("the HW is checkpointed on stop and reloaded on restart; the leader se
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only when they changed", async () => {
+  const cluster = await TestCluster.start([1], rf1Image());
+  try {
+    const m = cluster.managers.get(1)!;
+    const exists = (path: string) =>
+      Deno.stat(path).then(() => true, (e) => {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      });
+    const hwFile = `${cluster.dirs[0]}/${HW_CHECKPOINT_FILE}`;
+    const snapshotFile = `${m.replica(TOPIC, 0)!.log.dir}/${PRODUCER_SNAPSHOT_FILE}`;
+    await produce(m, textBatch(["a"]));
+    await m.checkpoint();
+    assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [true, true]);
+    // Removed behind its back: an unchanged checkpoint writes nothing.
+    await Deno.remove(hwFile);
+    await Deno.remove(snapshotFile);
+    await m.checkpoint();
+    assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [false, false]);
+    // A new record moves both.
+    await produce(m, textBatch(["b"]));
+    await m.checkpoint();
+    assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [true, true]);
+    assert.match(await Deno.readTextFile(hwFile), new RegExp(`^${TOPIC} 0 2$`, "m"));
+  } finally {
+    await cluster.stop();
   }
 });
 
