@@ -186,6 +186,8 @@ export class ReplicaManager implements DataPlane {
       });
     }
     this.#checkpointed = new Map(highWatermarks);
+    // An unreadable file is replaced at the first checkpoint, even if no HW differs from it.
+    this.#checkpointStale = problem !== undefined;
     const tickMs = this.#options.tickMs ?? REPLICA_TICK_MS;
     if (tickMs > 0) this.#tickTimer = setInterval(() => this.tick(), tickMs);
     const checkpointMs = this.#options.hwCheckpointIntervalMs ?? HW_CHECKPOINT_INTERVAL_MS;

@@ -696,6 +696,18 @@ Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only w
   }
 });
 
+Deno.test("an unreadable HW checkpoint is replaced at the first checkpoint, even with nothing to change", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "strom-rm-1-" });
+  await Deno.writeTextFile(`${dir}/${HW_CHECKPOINT_FILE}`, "not a checkpoint\n");
+  const cluster = await TestCluster.start([1], makeImage(1, [1], []), { dirs: [dir] });
+  try {
+    await cluster.managers.get(1)!.checkpoint();
+    assert.equal(await Deno.readTextFile(`${dir}/${HW_CHECKPOINT_FILE}`), "0\n0\n");
+  } finally {
+    await cluster.stop();
+  }
+});
+
 Deno.test("a follower's HW after restart comes from the checkpoint, not zero", async () => {
   const cluster = await TestCluster.start(
     [1, 2],
