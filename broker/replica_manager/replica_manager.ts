@@ -141,7 +141,11 @@ export class ReplicaManager implements DataPlane {
   #reconciledOffset = -1;
   #reconciling: Promise<void> | undefined;
   #checkpointed = new Map<string, number>();
-  /** Whether {@link #checkpointed} holds something the file does not (an entry removed). */
+  /**
+   * Whether the file may differ from {@link #checkpointed} though no open
+   * replica's HW does: an entry removed, the file unreadable at start, or a
+   * write in flight or failed.
+   */
   #checkpointStale = false;
   #started = false;
   #stopped = false;
