@@ -33,7 +33,6 @@ import type {
 import type { Logger } from "../log.ts";
 import type { MetadataImage, PartitionState, TopicImage } from "../metadata/image.ts";
 import { topicByName } from "../metadata/image.ts";
-import { effectiveTopicConfig } from "../metadata/topic_configs.ts";
 import { FETCH_WAIT_MS_MAX } from "../replica/config.ts";
 import type { Disk } from "../storage/disk.ts";
 import { joinPath } from "../storage/disk.ts";
@@ -69,7 +68,7 @@ import { PartitionReplica } from "./partition_replica.ts";
 import type { ReplicaContext } from "./partition_replica.ts";
 import { ReplicaFetcher } from "./replica_fetcher.ts";
 import type { ReplicaFetchTransport } from "./replica_fetcher.ts";
-import { logConfigForTopic } from "./topic_log_config.ts";
+import { TopicConfigsMemo } from "./topic_log_config.ts";
 import { AlterPartitionBatcher } from "./alter_partition_batcher.ts";
 import type { AlterPartitionsSender } from "./alter_partition_batcher.ts";
 
@@ -132,6 +131,7 @@ export class ReplicaManager implements DataPlane {
   readonly #replicas = new Map<string, PartitionReplica>();
   /** What was last applied to each replica, to skip unchanged partitions. */
   readonly #applied = new Map<string, { state: PartitionState; configs: object }>();
+  readonly #topicConfigs = new TopicConfigsMemo();
   /** Topics as of the image that last reconciled all their local partitions, by id. */
   readonly #reconciledTopics = new Map<string, TopicImage>();
   readonly #fetchers = new Map<number, ReplicaFetcher>();
@@ -554,7 +554,7 @@ export class ReplicaManager implements DataPlane {
       const last = this.#applied.get(key);
       if (last?.state === want.state && last.configs === want.configs) return;
       try {
-        await replica.applyAssignment(want.state, effectiveTopicConfig(want.configs));
+        await replica.applyAssignment(want.state, this.#topicConfigs.get(want.configs).topic);
         this.#applied.set(key, { state: want.state, configs: want.configs });
       } catch (e) {
         incomplete.add(want.topicId);
@@ -637,9 +637,10 @@ export class ReplicaManager implements DataPlane {
 
   async #openReplica(want: Desired): Promise<PartitionReplica> {
     const key = partitionKey(want.topic, want.partition);
+    const configs = this.#topicConfigs.get(want.configs);
     const log = await PartitionLog.open({
       dir: this.#partitionDir(want.topic, want.partition),
-      config: logConfigForTopic(want.configs),
+      config: configs.log,
       disk: this.#disk,
       logger: this.#options.logger,
       clock: this.#clock,
@@ -651,7 +652,7 @@ export class ReplicaManager implements DataPlane {
         topicId: want.topicId,
         partition: want.partition,
         log,
-        topicConfig: effectiveTopicConfig(want.configs),
+        topicConfig: configs.topic,
         checkpointedHighWatermark: this.#checkpointed.get(key) ?? 0,
       });
     } catch (e) {

@@ -87,12 +87,20 @@ export const DEFAULT_LOG_CONFIG: LogConfig = {
 export const SEGMENT_BYTES_LIMIT = 0x7fffffff;
 
 /**
+ * Configs this module resolved (frozen): passed in again, they are returned
+ * as they are, so the logs of one topic can share one object.
+ */
+const resolvedConfigs = new WeakSet<LogConfig>();
+
+/**
  * Fills in defaults and validates. Kafka's `-1` ("unlimited") is accepted for
- * the retention, flush and age settings and becomes Infinity.
+ * the retention, flush and age settings and becomes Infinity. A config this
+ * function returned before is returned unchanged.
  *
  * @throws {StromError} INVALID_CONFIG naming the bad setting.
  */
 export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
+  if (resolvedConfigs.has(partial as LogConfig)) return partial as LogConfig;
   const merged: Record<string, unknown> = { ...DEFAULT_LOG_CONFIG };
   for (const [key, value] of Object.entries(partial)) {
     if (value !== undefined) merged[key] = value;
@@ -118,7 +126,9 @@ export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
   if (!["delete", "compact", "compact,delete"].includes(config.cleanupPolicy)) {
     throw invalid("cleanupPolicy", config.cleanupPolicy, `"delete", "compact" or "compact,delete"`);
   }
-  return Object.freeze({ ...config });
+  const resolved = Object.freeze({ ...config });
+  resolvedConfigs.add(resolved);
+  return resolved;
 }
 
 /** Whether the policy includes compaction. */

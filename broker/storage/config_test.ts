@@ -24,3 +24,14 @@ Deno.test("resolveLogConfig() rejects bad settings with INVALID_CONFIG naming th
     });
   }
 });
+
+Deno.test("resolveLogConfig() returns a config it resolved before as it is, and copies any other", () => {
+  const partial = { retentionMs: 5_000 };
+  const resolved = resolveLogConfig(partial);
+  strictEqual(resolveLogConfig(resolved), resolved);
+  ok(Object.isFrozen(resolved));
+  // A look-alike that this function did not return is validated and copied, not trusted.
+  const lookAlike = { ...resolved };
+  ok(resolveLogConfig(lookAlike) !== lookAlike);
+  ok(resolveLogConfig(partial) !== resolved);
+});

@@ -41,3 +41,19 @@ Deno.test("the time index keeps only rising timestamps and answers where to star
   deepStrictEqual(decoded.lastEntry(), { timestampMs: 2_000, offset: 8 });
   throws(() => TimeIndex.decode(0, index.encode().subarray(0, 13)), IndexCorruptError);
 });
+
+Deno.test("indexes start without entry arrays and grow on append without touching each other", () => {
+  const empty = new OffsetIndex(0);
+  deepStrictEqual(empty.lookup(50), { offset: 0, position: 0 });
+  strictEqual(empty.encode().length, 0);
+  const a = new OffsetIndex(0);
+  const b = new OffsetIndex(1_000);
+  for (let i = 1; i <= 40; i++) a.append(i * 10, i * 100);
+  b.append(1_005, 7);
+  strictEqual(a.entryCount, 40);
+  deepStrictEqual(a.lookup(395), { offset: 390, position: 3_900 });
+  deepStrictEqual(b.lookup(2_000), { offset: 1_005, position: 7 });
+  strictEqual(empty.entryCount, 0);
+  deepStrictEqual(empty.lookup(50), { offset: 0, position: 0 });
+  deepStrictEqual(OffsetIndex.decode(0, a.encode(), 4_001).lookup(395), a.lookup(395));
+});

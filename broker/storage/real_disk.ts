@@ -15,10 +15,17 @@
 
 import type { Disk, DiskFile } from "./disk.ts";
 
+/**
+ * An idle file's queue tail, shared: a broker holds up to ~10,000 open files,
+ * and a settled promise per file is heap for nothing.
+ */
+const SETTLED: Promise<void> = Promise.resolve();
+
 class RealDiskFile implements DiskFile {
   #file: Deno.FsFile;
   #cursor = 0;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** The last queued operation's settlement; unused (and shared) while nothing is pending. */
+  #queue: Promise<unknown> = SETTLED;
   /** Operations started and not yet settled; 0 means the next one may start at once. */
   #pending = 0;
   #closed = false;
@@ -79,10 +86,10 @@ class RealDiskFile implements DiskFile {
   #serial<T>(operation: () => Promise<T>): Promise<T> {
     const run = this.#pending === 0 ? startNow(operation) : this.#queue.then(operation, operation);
     this.#pending++;
-    this.#queue = run.then(
-      () => this.#pending--,
-      () => this.#pending--,
-    );
+    const settled = () => {
+      if (--this.#pending === 0) this.#queue = SETTLED;
+    };
+    this.#queue = run.then(settled, settled);
     return run;
   }
 }
