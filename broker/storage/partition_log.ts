@@ -1083,7 +1083,9 @@ export class PartitionLog {
     let scanned = 0;
     let epochStarts: { epoch: number; startOffset: number }[] = [];
     if (bases.length === 0) {
-      this.#segments.push(await Segment.create(this.#env, saved?.logStartOffset ?? 0));
+      // Every index file in the directory was an orphan, and is gone.
+      const base = saved?.logStartOffset ?? 0;
+      this.#segments.push(await Segment.create(this.#env, base, { indexFilesAbsent: true }));
       this.#dirDirty = true;
     } else {
       let recoverFrom = 0;

@@ -267,3 +267,31 @@ Deno.test("opening syncs only what the checkpoint does not cover: nothing for a 
   strictEqual(reopened.logEndOffset, 1, "the synced append survives the crash");
   await reopened.close();
 });
+
+Deno.test("index files are created by a segment's first sync: none for an empty log, no rebuild after a crash", async () => {
+  const disk = new SimDisk({ seed: 11 });
+  const dir = "/data/lazy-0";
+  const files = async () => (await disk.list(dir)).filter((n) => !n.includes("checkpoint")).sort();
+  const log0 = segmentFileName(0, LOG_SUFFIX);
+  const indexes0 = [segmentFileName(0, ".index"), segmentFileName(0, ".timeindex")];
+  // A new log, and the same log reopened after a clean close and after a crash: only its
+  // .log file, and nothing reported as rebuilt.
+  await (await PartitionLog.open({ dir, disk })).close();
+  deepStrictEqual(await files(), [log0]);
+  const reopened = await PartitionLog.open({ dir, disk });
+  deepStrictEqual(reopened.recoveryReport.rebuiltIndexes, []);
+  disk.crash("keep");
+  const afterCrash = await PartitionLog.open({ dir, disk, config: { flushIntervalMessages: 1 } });
+  deepStrictEqual(afterCrash.recoveryReport.rebuiltIndexes, []);
+  deepStrictEqual(await files(), [log0]);
+  // The first fsynced append creates them, so the recovery point never passes a non-empty
+  // segment without its index files: a crash then needs no rebuild.
+  await afterCrash.append(makeBatch(), LEADER);
+  deepStrictEqual(await files(), [log0, ...indexes0].sort());
+  disk.crash("keep");
+  const recovered = await PartitionLog.open({ dir, disk });
+  strictEqual(recovered.recoveryPoint, 1);
+  deepStrictEqual(recovered.recoveryReport.rebuiltIndexes, []);
+  strictEqual((await servedBatches(recovered)).size, 1);
+  await recovered.close();
+});

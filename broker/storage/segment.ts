@@ -8,6 +8,15 @@
  * memory; the {@link SegmentCache} bounds how many are. Index entries are kept
  * in memory and written to their files lazily (on flush, roll and close):
  * indexes of segments past the recovery point are rebuilt on restart anyway.
+ * The index files themselves are created by the segment's first sync (or
+ * write to them), not with the segment: most of 10,000 partitions never get a
+ * record, and two file creations per log were most of the kernel's work in
+ * opening them. So a segment the recovery point has passed has its index
+ * files, as before (a non-empty segment is synced before the recovery point
+ * moves past it), and an empty segment without them is whole. A non-empty
+ * segment whose index files are missing has its indexes rebuilt from the log:
+ * that is also what happens if a power loss takes their names (they become
+ * durable with the directory's next fsync, which may come later).
  *
  * @module
  */
@@ -36,6 +45,9 @@ export function parseSegmentFileName(name: string, suffix: string): number | und
   const offset = Number(digits);
   return Number.isSafeInteger(offset) ? offset : undefined;
 }
+
+/** The content of an index file that was never created. */
+const NO_INDEX_BYTES = new Uint8Array(0);
 
 /** Bytes read per step when scanning headers for a lookup. */
 export const LOOKUP_SCAN_CHUNK_BYTES = 16 * 1024;
@@ -87,6 +99,8 @@ export class Segment {
   #log: DiskFile | undefined;
   #offsetIndex: OffsetIndex | undefined;
   #timeIndex: TimeIndex | undefined;
+  /** Both index files are known to exist (false: they may not; see the module doc). */
+  #indexFilesExist = true;
 
   constructor(private readonly env: SegmentEnv, readonly baseOffset: number, sizeBytes: number) {
     this.sizeBytes = sizeBytes;
@@ -103,25 +117,30 @@ export class Segment {
     return this.#log !== undefined;
   }
 
-  /** Creates the empty files of a new segment. */
-  static async create(env: SegmentEnv, baseOffset: number): Promise<Segment> {
+  /**
+   * Creates the empty log file of a new segment, and removes index files of
+   * the same base that an interrupted deletion may have left (their entries
+   * would be taken for this segment's), unless the caller knows there are
+   * none (`indexFilesAbsent`: a new log, whose directory listing had none).
+   */
+  static async create(
+    env: SegmentEnv,
+    baseOffset: number,
+    options: { indexFilesAbsent?: boolean } = {},
+  ): Promise<Segment> {
     const segment = new Segment(env, baseOffset, 0);
     const log = await env.disk.open(segment.path(LOG_SUFFIX), { create: true });
     try {
       await log.truncate(0);
-      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-        const file = await env.disk.open(segment.path(suffix), { create: true });
-        try {
-          await file.truncate(0);
-        } finally {
-          file.close();
-        }
+      for (const suffix of options.indexFilesAbsent ? [] : [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+        await env.disk.remove(segment.path(suffix));
       }
     } catch (error) {
       log.close();
       throw error;
     }
     segment.#log = log;
+    segment.#indexFilesExist = false;
     segment.#offsetIndex = new OffsetIndex(baseOffset);
     segment.#timeIndex = new TimeIndex(baseOffset);
     return segment;
@@ -136,8 +155,13 @@ export class Segment {
     const log = await this.env.disk.open(this.path(LOG_SUFFIX), { create: false });
     this.#log = log;
     try {
-      const indexBytes = await readWholeFile(this.env.disk, this.path(INDEX_SUFFIX));
-      const timeBytes = await readWholeFile(this.env.disk, this.path(TIME_INDEX_SUFFIX));
+      // An empty segment may never have had its index files created (module doc).
+      const missing = this.sizeBytes === 0 ? NO_INDEX_BYTES : undefined;
+      const indexFile = await readWholeFile(this.env.disk, this.path(INDEX_SUFFIX));
+      const timeFile = await readWholeFile(this.env.disk, this.path(TIME_INDEX_SUFFIX));
+      this.#indexFilesExist = indexFile !== undefined && timeFile !== undefined;
+      const indexBytes = indexFile ?? missing;
+      const timeBytes = timeFile ?? missing;
       if (indexBytes === undefined || timeBytes === undefined) {
         await this.#rebuildIndexes();
         return "index file missing";
@@ -345,6 +369,8 @@ export class Segment {
     this.pins++;
     try {
       await this.#requireLoaded().sync();
+      // Before the recovery point passes a non-empty segment, its index files must exist.
+      if (this.sizeBytes > 0 && !withIndexes) await this.#createIndexFiles();
       if (withIndexes) {
         await this.persistIndexes();
         for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
@@ -355,6 +381,7 @@ export class Segment {
             file.close();
           }
         }
+        this.#indexFilesExist = true;
       }
     } catch (error) {
       this.dirty = true;
@@ -512,7 +539,10 @@ export class Segment {
     for (const [suffix, length] of lengths) {
       // Most often (an empty or cleanly closed segment) the file already has that length: one
       // stat instead of open, truncate and close (10,000 logs recover their active segment).
-      if ((await this.env.disk.sizeOf(this.path(suffix))) === length) continue;
+      // A missing file is an empty index (module doc).
+      const sizeBytes = await this.env.disk.sizeOf(this.path(suffix));
+      if (sizeBytes === undefined) this.#indexFilesExist = false;
+      if ((sizeBytes ?? 0) === length) continue;
       const file = await this.env.disk.open(this.path(suffix), { create: true });
       try {
         await file.truncate(length);
@@ -520,6 +550,15 @@ export class Segment {
         file.close();
       }
     }
+  }
+
+  /** Creates missing index files, empty (their entries are written by the next persist). */
+  async #createIndexFiles(): Promise<void> {
+    if (this.#indexFilesExist) return;
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+      (await this.env.disk.open(this.path(suffix), { create: true })).close();
+    }
+    this.#indexFilesExist = true;
   }
 
   async #appendToFile(suffix: string, position: number, bytes: Uint8Array): Promise<void> {
