@@ -961,9 +961,21 @@ export class PartitionReplica {
     if (role.fetches.size > 0) { for (const id of role.fetches.expire(nowMs)) this.#wakeFetch(id); }
   }
 
-  /** Whether the producer state moved since its last snapshot. */
+  /** Whether the producer state moved since its last snapshot (see `#snapshotMoved`). */
   get producerSnapshotDue(): boolean {
-    return !this.#closed && this.#producers.endOffset !== this.#snapshotEndOffset;
+    return !this.#closed && this.#snapshotMoved();
+  }
+
+  /**
+   * Whether the producer state moved since its last snapshot. Without a
+   * snapshot, a state at the log start needs none: it is what a rebuild
+   * starts from. (Writing one per new partition cost every broker 10,000
+   * atomic file writes, two fsyncs each, 5 s after a 10,000-partition topic
+   * was created, and again at shutdown.)
+   */
+  #snapshotMoved(): boolean {
+    if (this.#producers.endOffset === this.#snapshotEndOffset) return false;
+    return this.#snapshotEndOffset !== -1 || this.#producers.endOffset !== this.log.logStartOffset;
   }
 
   /** Writes the producer state snapshot if the state moved since the last one. */
@@ -1013,7 +1025,7 @@ export class PartitionReplica {
     await this.#queue.run(async () => {
       this.#closed = true;
       try {
-        if (this.#producers.endOffset !== this.#snapshotEndOffset) {
+        if (this.#snapshotMoved()) {
           this.#snapshot = await writeProducerSnapshot(this.log, this.#producers);
         }
       } catch (e) {

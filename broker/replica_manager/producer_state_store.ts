@@ -50,6 +50,8 @@ export async function forEachBatchHeader(
 export async function readProducerSnapshot(
   log: PartitionLog,
 ): Promise<ProducerStateSnapshot | undefined> {
+  // A new log has none (and looking would cost a NotFound error per new partition).
+  if (log.emptyAtOpen) return undefined;
   try {
     const bytes = await readWholeFile(log.disk, joinPath(log.dir, PRODUCER_SNAPSHOT_FILE));
     if (bytes === undefined) return undefined;

@@ -34,6 +34,7 @@ import type { Logger } from "../log.ts";
 import type { MetadataImage, PartitionState, TopicImage } from "../metadata/image.ts";
 import { topicByName } from "../metadata/image.ts";
 import { FETCH_WAIT_MS_MAX } from "../replica/config.ts";
+import { answerError } from "../replica/errors.ts";
 import type { Disk } from "../storage/disk.ts";
 import { joinPath } from "../storage/disk.ts";
 import { PartitionLog } from "../storage/partition_log.ts";
@@ -765,19 +766,19 @@ export class ReplicaManager implements DataPlane {
     const t = image === undefined ? undefined : topicByName(image, topic);
     const state = t?.partitions[partition];
     if (state === undefined) {
-      return new StromError(
+      return answerError(
         "UNKNOWN_TOPIC_OR_PARTITION",
         `this broker does not know partition ${partition} of topic "${topic}"`,
       );
     }
     if (state.leader === this.localBrokerId) {
-      return new StromError(
+      return answerError(
         "LEADER_NOT_AVAILABLE",
         `${topic}-${partition} is led by this broker but its log is still opening; retry shortly`,
       );
     }
     const hint = this.#leaderHint(topic, partition);
-    return new StromError(
+    return answerError(
       "NOT_LEADER_OR_FOLLOWER",
       `this broker is not the leader of ${topic}-${partition}` +
         (hint ? `: broker ${hint.id} leads it` : `: no leader is known right now`) +

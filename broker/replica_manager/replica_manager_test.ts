@@ -678,6 +678,9 @@ Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only w
       });
     const hwFile = `${cluster.dirs[0]}/${HW_CHECKPOINT_FILE}`;
     const snapshotFile = `${m.replica(TOPIC, 0)!.log.dir}/${PRODUCER_SNAPSHOT_FILE}`;
+    // An empty partition needs no producer snapshot: a rebuild starts from its log start anyway.
+    await m.checkpoint();
+    assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [true, false]);
     await produce(m, textBatch(["a"]));
     await m.checkpoint();
     assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [true, true]);
@@ -693,6 +696,26 @@ Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only w
     assert.match(await Deno.readTextFile(hwFile), new RegExp(`^${TOPIC} 0 2$`, "m"));
   } finally {
     await cluster.stop();
+  }
+});
+
+Deno.test("an empty partition gets no producer snapshot, at checkpoints or at stop; one with records does", async () => {
+  const first = await TestCluster.start([1], rf1Image());
+  const dir = first.dirs[0];
+  const snapshotFile = `${
+    first.managers.get(1)!.replica(TOPIC, 0)!.log.dir
+  }/${PRODUCER_SNAPSHOT_FILE}`;
+  const exists = () => Deno.stat(snapshotFile).then(() => true, () => false);
+  try {
+    await first.managers.get(1)!.checkpoint();
+    await first.stop({ keepDirs: true });
+    assert.equal(await exists(), false);
+    const again = await TestCluster.start([1], rf1Image(), { dirs: [dir] });
+    await produce(again.managers.get(1)!, textBatch(["a"]));
+    await again.stop({ keepDirs: true });
+    assert.equal(await exists(), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -295,3 +295,31 @@ Deno.test("index files are created by a segment's first sync: none for an empty 
   strictEqual((await servedBatches(recovered)).size, 1);
   await recovered.close();
 });
+
+Deno.test("opening a new log reads no file that its directory listing does not show", async () => {
+  const sim = new SimDisk({ seed: 12 });
+  const misses: string[] = [];
+  // Every read of a missing file costs a NotFound error on the real disk.
+  const disk = new Proxy(sim, {
+    get(target, key) {
+      if (key === "sizeOf") {
+        return async (path: string) => {
+          const size = await target.sizeOf(path);
+          if (size === undefined) misses.push(path);
+          return size;
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const log = await PartitionLog.open({ dir: "/data/new-0", disk });
+  deepStrictEqual(misses, []);
+  strictEqual(log.emptyAtOpen, true);
+  await log.append(makeBatch(), LEADER);
+  await log.close();
+  const reopened = await PartitionLog.open({ dir: "/data/new-0", disk });
+  strictEqual(reopened.emptyAtOpen, false);
+  strictEqual(reopened.logEndOffset, 1);
+  await reopened.close();
+});
