@@ -952,3 +952,36 @@ Deno.test("log opens cut short by newer images all happen, and a failed open is 
     await manager.stop();
   }
 });
+
+Deno.test("a follower fetch for a partition not hosted here names its leader, also after the leader moves", async () => {
+  const image = makeImage(1, [1, 2, 3], [{
+    name: TOPIC,
+    partitions: [partitionState([2, 3], 2, 0)],
+  }]);
+  const cluster = await TestCluster.start([1, 2, 3], image);
+  try {
+    const fetchAtBroker1 = () =>
+      cluster.managers.get(1)!.handleReplicaFetch({
+        replicaId: 3,
+        maxWaitMs: 0,
+        partitions: [{
+          topic: TOPIC,
+          partition: 0,
+          currentLeaderEpoch: 0,
+          lastFetchedEpoch: -1,
+          fetchOffset: 0,
+          highWatermark: 0,
+        }],
+      });
+    for (let round = 0; round < 2; round++) {
+      const text = JSON.stringify(await fetchAtBroker1());
+      assert.match(text, /NOT_LEADER_OR_FOLLOWER/);
+      assert.match(text, /broker 2 leads it/);
+    }
+    await cluster.elect(TOPIC, 0, 3);
+    const moved = JSON.stringify(await fetchAtBroker1());
+    assert.match(moved, /broker 3 leads it/);
+  } finally {
+    await cluster.stop();
+  }
+});
