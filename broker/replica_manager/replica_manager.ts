@@ -19,7 +19,7 @@
  * @module
  */
 
-import { StromError } from "@strom/client";
+import type { StromError } from "@strom/client";
 import type { LeaderHint } from "@strom/client";
 import type {
   DataPlane,
