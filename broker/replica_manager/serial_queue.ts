@@ -8,12 +8,7 @@
  */
 
 import { StromError } from "@strom/client";
-
-/**
- * The tail of every empty queue, shared: a broker has one queue per partition
- * replica, up to 10,000, nearly all of them idle.
- */
-const SETTLED: Promise<void> = Promise.resolve();
+import { SETTLED } from "../storage/_locks.ts";
 
 /** A FIFO of async operations, one running at a time. */
 export class SerialQueue {

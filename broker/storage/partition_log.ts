@@ -45,7 +45,7 @@ import {
   readLogCheckpoint,
   writeLogCheckpoint,
 } from "./log_checkpoint.ts";
-import { Mutex, RwLock } from "./_locks.ts";
+import { Mutex, RwLock, SETTLED } from "./_locks.ts";
 import { RealDisk } from "./real_disk.ts";
 import {
   type AppendedBatch,
@@ -198,9 +198,6 @@ function verifyCrcs(incoming: readonly IncomingBatch[]): StromError | undefined 
  * broker with 10,000 partitions nearly all of its lists are empty.
  */
 const NONE: readonly never[] = Object.freeze([]);
-
-/** The background flush of every log that has not rolled yet, shared (like {@link NONE}). */
-const SETTLED: Promise<void> = Promise.resolve();
 
 function orNone<T>(list: readonly T[]): readonly T[] {
   return list.length === 0 ? NONE : list;

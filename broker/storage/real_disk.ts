@@ -14,12 +14,7 @@
  */
 
 import type { Disk, DiskFile } from "./disk.ts";
-
-/**
- * An idle file's queue tail, shared: a broker holds up to ~10,000 open files,
- * and a settled promise per file is heap for nothing.
- */
-const SETTLED: Promise<void> = Promise.resolve();
+import { SETTLED } from "./_locks.ts";
 
 class RealDiskFile implements DiskFile {
   #file: Deno.FsFile;
