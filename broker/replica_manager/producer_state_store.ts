@@ -46,23 +46,32 @@ export async function forEachBatchHeader(
   }
 }
 
-/** The snapshot stored beside the log, if it is readable and fits the log. */
+/**
+ * The snapshot stored beside the log, if it is readable and fits the log.
+ * One that is damaged or does not fit is removed: it can never describe this
+ * log's batches (a crash cut the log below it, or the log starts past it),
+ * and once the log grew past its end again it would seem to fit. A replica
+ * without a snapshot whose state is at the log start writes none (see
+ * `PartitionReplica`), so nothing else would replace it in time.
+ */
 export async function readProducerSnapshot(
   log: PartitionLog,
 ): Promise<ProducerStateSnapshot | undefined> {
   // A new log has none (and looking would cost a NotFound error per new partition).
   if (log.emptyAtOpen) return undefined;
+  const path = joinPath(log.dir, PRODUCER_SNAPSHOT_FILE);
   try {
-    const bytes = await readWholeFile(log.disk, joinPath(log.dir, PRODUCER_SNAPSHOT_FILE));
+    const bytes = await readWholeFile(log.disk, path);
     if (bytes === undefined) return undefined;
     const snapshot = decodeProducerSnapshot(bytes);
     const fits = snapshot.endOffset >= log.logStartOffset &&
       snapshot.endOffset <= log.logEndOffset;
-    return fits ? snapshot : undefined;
+    if (fits) return snapshot;
   } catch {
     // A damaged snapshot only costs a longer replay.
-    return undefined;
   }
+  await log.disk.remove(path).catch(() => {});
+  return undefined;
 }
 
 /** Writes the state's snapshot atomically beside the log. */

@@ -19,8 +19,7 @@
  * @module
  */
 
-import type { StromError } from "@strom/client";
-import type { LeaderHint } from "@strom/client";
+import type { LeaderHint, StromError } from "@strom/client";
 import type {
   DataPlane,
   FetchRequest,
