@@ -178,6 +178,26 @@ Deno.test("a follower at the leader's LEO stays in sync however long it is idle"
   assert.equal(leader.tick(60_000).alterPartition, undefined);
 });
 
+Deno.test("quiet ticks share one effects object, which always carries the current HW", () => {
+  const { leader, append, fetch } = setup({ leo: 10 });
+  fetch(2, 10, 0);
+  fetch(3, 10, 0);
+  const first = leader.tick(100);
+  assert.deepEqual(first, {
+    highWatermark: 10,
+    highWatermarkAdvanced: false,
+    alterPartition: undefined,
+  });
+  assert.equal(leader.tick(200), first, "nothing moved: the same object");
+  append(5);
+  fetch(2, 15, 300);
+  fetch(3, 15, 300);
+  const after = leader.tick(400);
+  assert.notEqual(after, first);
+  assert.equal(after.highWatermark, 15, "a moved HW is never answered with the old object");
+  assert.equal(first.highWatermark, 10, "the shared object was not changed in place");
+});
+
 Deno.test("while a shrink is in flight the HW still waits for the member being removed", () => {
   const { leader, append, fetch } = setup({ leo: 10 });
   fetch(2, 10, 0);

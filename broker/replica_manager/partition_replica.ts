@@ -51,7 +51,7 @@ import type {
   LeaderEffects,
 } from "../replica/leader_state.ts";
 import { PartitionLeader } from "../replica/leader_state.ts";
-import { notLeader, offsetOutOfRange } from "../replica/errors.ts";
+import { answerError, notLeader, offsetOutOfRange } from "../replica/errors.ts";
 import type { ProduceCompletion } from "../replica/produce_purgatory.ts";
 import { ProducePurgatory } from "../replica/produce_purgatory.ts";
 import type { ProducerStateSnapshot } from "../replica/producer_state.ts";
@@ -669,7 +669,7 @@ export class PartitionReplica {
     const end = this.log.logEndOffset;
     if (offset >= start && offset <= end) return;
     const e = offsetOutOfRange(this.label, offset, start, end);
-    throw new StromError(e.code, e.message, {
+    throw answerError(e.code, e.message, {
       details: {
         offset,
         logStartOffset: start,
@@ -880,7 +880,8 @@ export class PartitionReplica {
         ? { kind: "diverging", divergingEpoch: r.divergingEpoch!, highWatermark: r.highWatermark }
         : {
           kind: "error",
-          error: new StromError(r.error?.code ?? "UNKNOWN_SERVER_ERROR", r.error?.message ?? "", {
+          // No stack: while leaders move, a round brings one per partition.
+          error: answerError(r.error?.code ?? "UNKNOWN_SERVER_ERROR", r.error?.message ?? "", {
             ...(r.error?.details ? { details: r.error.details } : {}),
           }),
         };
@@ -1059,7 +1060,7 @@ export class PartitionReplica {
       this.label,
       hint ? `broker ${hint.id} leads it` : "no leader is known right now",
     );
-    return new StromError(e.code, e.message, hint ? { leader: hint } : {});
+    return answerError(e.code, e.message, hint ? { leader: hint } : {});
   }
 
   #notify(): void {
