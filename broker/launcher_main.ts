@@ -15,6 +15,7 @@ import type { GroupsConfig } from "./config/node_config.ts";
 import { DEFAULT_GROUPS, groupsField } from "./config/node_config.ts";
 import {
   defaultInternalBasePort,
+  NODE_HEAP_MAX_MB_DEFAULT,
   planLocalCluster,
   validateLocalClusterOptions,
 } from "./launcher/cluster_plan.ts";
@@ -25,7 +26,7 @@ import { readManifest } from "./launcher/manifest.ts";
 const USAGE =
   `usage: deno task start [--nodes N] [--broker-only M] [--controller-only K] [--racks a,b,c]
                        [--base-port P] [--internal-base-port P] [--data-dir DIR] [--host HOST]
-                       [--groups JSON]
+                       [--groups JSON] [--heap-max-mb MIB]
 
 Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --nodes N               how many nodes (1-9, default 3)
@@ -40,7 +41,9 @@ Starts a local Strom cluster: N nodes (default 3), each broker and controller.
   --data-dir DIR          where data lives (default ./.strom-data)
   --host HOST             address to listen on (default 127.0.0.1)
   --groups JSON           every node's "groups" config section (consumer groups), e.g.
-                          '{"sessionTimeoutMs": 3000, "heartbeatIntervalMs": 300}'`;
+                          '{"sessionTimeoutMs": 3000, "heartbeatIntervalMs": 300}'
+  --heap-max-mb MIB       JS heap cap of each node process in MiB (V8's old space;
+                          default 1024, like Kafka's 1 GiB broker heap)`;
 
 /** The `--groups` JSON, validated as a config file's `groups` section would be. */
 function groupsFlag(json: string | undefined, problems: string[]): GroupsConfig | undefined {
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
         "data-dir": { type: "string", default: ".strom-data" },
         host: { type: "string", default: "127.0.0.1" },
         groups: { type: "string" },
+        "heap-max-mb": { type: "string", default: String(NODE_HEAP_MAX_MB_DEFAULT) },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -99,6 +103,7 @@ async function main(): Promise<number> {
     basePort,
     internalBasePort,
     host: values.host,
+    heapMaxMb: Number(values["heap-max-mb"]),
   };
   const problems = validateLocalClusterOptions(shape);
   const groups = groupsFlag(values.groups, problems);

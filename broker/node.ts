@@ -12,6 +12,7 @@
 
 import type { Hono } from "hono";
 import { join } from "node:path";
+import { getHeapStatistics } from "node:v8";
 import { H2Client } from "@strom/client";
 import { RAFT_HTTP_PATH } from "@strom/raft/http_transport_handler";
 import { AdminService } from "./admin/admin_service.ts";
@@ -323,6 +324,8 @@ export class StromNode {
       clusterId: config.clusterId,
       client: config.listeners.client.advertisedUrl,
       internal: config.listeners.internal.advertisedUrl,
+      // The cap the process was started with (`--max-old-space-size`; the launcher's `--heap-max-mb`).
+      jsHeapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1_048_576),
     });
     return new StromNode(config, meta, clientServer, internalServer, parts, logger);
   }

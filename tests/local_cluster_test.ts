@@ -53,6 +53,10 @@ Deno.test({
         assert.equal(node.clientUrl, `http://127.0.0.1:${cluster.basePort + node.id - 1}`);
         assert.ok(node.pid !== null && processAlive(node.pid), `node ${node.id} runs`);
         assert.ok(node.command.includes(node.configFile), "the restart command names the config");
+        assert.ok(
+          node.command.includes("--v8-flags=--max-old-space-size=1024"),
+          `the default 1 GiB heap cap is in the restart command too: ${node.commandLine}`,
+        );
         const config = JSON.parse(await Deno.readTextFile(node.configFile));
         assert.equal(config.nodeId, node.id);
 
@@ -78,6 +82,17 @@ Deno.test({
           "x-strom-secret": secret,
         });
         assert.equal(allowed.status, 200);
+      }
+
+      // The cap took effect: V8's limit is the 1 GiB old space plus the young
+      // generation, not the several GiB it picks for this machine's RAM.
+      for (const node of manifest.nodes) {
+        const started = await cluster.output.waitFor(
+          new RegExp(`node-${node.id} \\| .*node started .*jsHeapLimitMb=(\\d+)`),
+          5_000,
+        );
+        const limitMb = Number(/jsHeapLimitMb=(\d+)/.exec(started)![1]);
+        assert.ok(limitMb >= 1024 && limitMb < 1400, `node ${node.id}: ${started}`);
       }
 
       const cli = await new Deno.Command(Deno.execPath(), {

@@ -113,3 +113,18 @@ Deno.test("validateLocalClusterOptions() rejects bad counts, ports and overlaps"
     /overlap/,
   );
 });
+
+Deno.test("every node gets the --heap-max-mb JS heap cap, 1024 MiB unless given; bad caps are refused", () => {
+  assert.deepEqual(planLocalCluster(OPTIONS).nodes.map((n) => n.heapMaxMb), [1024, 1024, 1024]);
+  assert.deepEqual(
+    planLocalCluster({ ...OPTIONS, heapMaxMb: 512 }).nodes.map((n) => n.heapMaxMb),
+    [512, 512, 512],
+  );
+  assert.deepEqual(validateLocalClusterOptions({ ...OPTIONS, heapMaxMb: 128 }), []);
+  for (const bad of [0, 127, 1.5, Number.NaN, 65_537]) {
+    assert.match(
+      validateLocalClusterOptions({ ...OPTIONS, heapMaxMb: bad }).join(),
+      /--heap-max-mb must be an integer from 128 to 65536 \(MiB of JS heap per node; got/,
+    );
+  }
+});

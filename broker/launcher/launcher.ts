@@ -215,6 +215,7 @@ function spawnNode(planned: PlannedNode, out: Output): RunningNode {
   const command = [
     Deno.execPath(),
     "run",
+    `--v8-flags=--max-old-space-size=${planned.heapMaxMb}`,
     // Extra `deno run` flags for profiling, e.g. "--v8-flags=--trace-gc" (README "Profiling").
     ...(Deno.env.get("STROM_NODE_DENO_FLAGS")?.split(" ").filter((f) => f !== "") ?? []),
     "--allow-all",
