@@ -27,7 +27,7 @@ export const LOCAL_NODES_MAX = 9;
  * cap V8 sizes for this machine's RAM and lets a broker's heap grow to about
  * four times its live objects before a full collection: with 10,000
  * partitions, 200 of 260 MiB committed were garbage during failovers (58 MiB
- * live). Under 1 GiB, V8 collects at about 1.6 times the live size.
+ * live). With a 1 GiB cap V8 collects at about 1.6 times the live size.
  */
 export const NODE_HEAP_MAX_MB_DEFAULT = 1024;
 /** Below this a node cannot hold the metadata of a large cluster. */

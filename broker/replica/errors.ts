@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ErrorCode, StromError } from "@strom/client";
+import { type ErrorCode, type LeaderHint, StromError } from "@strom/client";
 
 export { StromError };
 
@@ -35,11 +35,15 @@ export function answerError(
 /** The partition, for messages: `orders-0` or just `partition 0`. */
 export type PartitionLabel = string;
 
-/** This broker does not (or no longer) lead the partition at the request's epoch. */
-export function notLeader(partition: PartitionLabel, why: string): StromError {
+/**
+ * This broker does not (or no longer) lead the partition at the request's
+ * epoch; `leader` is the leader it knows of, for the client to go to.
+ */
+export function notLeader(partition: PartitionLabel, why: string, leader?: LeaderHint): StromError {
   return answerError(
     "NOT_LEADER_OR_FOLLOWER",
     `this broker is not the leader of ${partition}: ${why}; refresh metadata and retry`,
+    leader ? { leader } : undefined,
   );
 }
 

@@ -1056,11 +1056,11 @@ export class PartitionReplica {
   /** NOT_LEADER_OR_FOLLOWER with the current leader as the hint, if known. */
   notLeaderError(): StromError {
     const hint = this.ctx.leaderHint(this.topic, this.partition);
-    const e = notLeader(
+    return notLeader(
       this.label,
       hint ? `broker ${hint.id} leads it` : "no leader is known right now",
+      hint,
     );
-    return answerError(e.code, e.message, hint ? { leader: hint } : {});
   }
 
   #notify(): void {
