@@ -94,6 +94,16 @@ export function textBatch(
 /** A quiet logger (warnings and errors only, to stderr). */
 export const quietLogger = createLogger({ level: "error" });
 
+/** Options of {@link TestCluster.start}. */
+export interface TestClusterOptions {
+  /** Passed to every manager (5 s when absent). */
+  readonly replicaLagTimeMaxMs?: number;
+  /** Data dirs to reuse, one per id in order; fresh temp dirs when absent. */
+  readonly dirs?: string[];
+  /** Brokers paused from the start, before any fetch. */
+  readonly paused?: number[];
+}
+
 /**
  * Brokers 1..n sharing a fake controller. `pause(id)` makes fetches from
  * and to broker `id` fail, as a network partition would.
@@ -115,7 +125,7 @@ export class TestCluster {
   static async start(
     ids: readonly number[],
     image: MetadataImage,
-    options: { replicaLagTimeMaxMs?: number; dirs?: string[]; paused?: number[] } = {},
+    options: TestClusterOptions = {},
   ): Promise<TestCluster> {
     const cluster = new TestCluster(ids, image);
     for (const id of options.paused ?? []) cluster.paused.add(id);
@@ -261,6 +271,38 @@ export class TestCluster {
     if (!options.keepDirs) {
       for (const dir of this.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+  }
+}
+
+/**
+ * Starts a cluster, runs `fn` with it, and stops it (removing its dirs) whatever `fn` does.
+ * Every test must stop what it started: a manager left running fails the test sanitizers and
+ * leaks its fetch loops and temp dirs into the tests after it.
+ */
+export function withCluster<T>(
+  ids: readonly number[],
+  image: MetadataImage,
+  fn: (cluster: TestCluster) => Promise<T>,
+): Promise<T>;
+export function withCluster<T>(
+  ids: readonly number[],
+  image: MetadataImage,
+  options: TestClusterOptions,
+  fn: (cluster: TestCluster) => Promise<T>,
+): Promise<T>;
+export async function withCluster<T>(
+  ids: readonly number[],
+  image: MetadataImage,
+  ...rest:
+    | [fn: (cluster: TestCluster) => Promise<T>]
+    | [options: TestClusterOptions, fn: (cluster: TestCluster) => Promise<T>]
+): Promise<T> {
+  const [options, fn] = rest.length === 1 ? [{}, rest[0]] : rest;
+  const cluster = await TestCluster.start(ids, image, options);
+  try {
+    return await fn(cluster);
+  } finally {
+    await cluster.stop();
   }
 }
 

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { decodeRecordBatches, readBatchHeader } from "@strom/client";
 import type { ReplicaManager } from "./replica_manager.ts";
 import type { StromError } from "@strom/client";
-import { makeImage, partitionState, TestCluster, textBatch, waitFor } from "./_test_cluster.ts";
+import {
+  makeImage,
+  partitionState,
+  TestCluster,
+  textBatch,
+  waitFor,
+  withCluster,
+} from "./_test_cluster.ts";
 import { ReplicaManager as Manager } from "./replica_manager.ts";
 import { SimDisk } from "../storage/sim_disk.ts";
 import type { Disk } from "../storage/disk.ts";
@@ -49,8 +56,7 @@ async function checksums(cluster: TestCluster, upTo = Number.MAX_SAFE_INTEGER) {
 }
 
 Deno.test("reconciliation opens a leader and two followers, and acks=all completes once followers fetch", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     const [leader, f2, f3] = [1, 2, 3].map((id) => cluster.managers.get(id)!);
     assert.equal(leader.replica(TOPIC, 0)?.role, "leader");
     assert.equal(f2.replica(TOPIC, 0)?.role, "follower");
@@ -80,14 +86,11 @@ Deno.test("reconciliation opens a leader and two followers, and acks=all complet
       const sums = await checksums(cluster);
       return sums.every((s) => s.hw === 3 && s.crc === sums[0].crc);
     });
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a follower fetch with omitUnchanged leaves out partitions with nothing new, and only those", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     const leader = cluster.managers.get(1)!;
     await leader.produce({
       topic: TOPIC,
@@ -141,9 +144,7 @@ Deno.test("a follower fetch with omitUnchanged leaves out partitions with nothin
       "b",
       "c",
     ]);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a parked follower fetch is answered as soon as the ISR changes, not after its whole wait", async () => {
@@ -188,8 +189,7 @@ Deno.test("a parked follower fetch is answered as soon as the ISR changes, not a
 
 Deno.test("acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, appending nothing", async () => {
   // Paused from the start: a fetch before the pause would let the leader propose adding them back.
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image({}, [1]), { paused: [2, 3] });
-  try {
+  await withCluster([1, 2, 3], rf3Image({}, [1]), { paused: [2, 3] }, async (cluster) => {
     const leader = cluster.managers.get(1)!;
     await assert.rejects(
       leader.produce({
@@ -210,14 +210,11 @@ Deno.test("acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below mi
       timeoutMs: 1_000,
     });
     assert.equal(one.baseOffset, 0, "acks=1 still works with a short ISR");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a follower refuses produce with NOT_LEADER_OR_FOLLOWER and names the leader", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     await assert.rejects(
       cluster.managers.get(2)!.produce({
         topic: TOPIC,
@@ -242,14 +239,11 @@ Deno.test("a follower refuses produce with NOT_LEADER_OR_FOLLOWER and names the 
       }),
       (e: StromError) => e.code === "UNKNOWN_TOPIC_OR_PARTITION",
     );
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("acks=all records survive a leader change, a diverged old leader truncates, and replicas converge", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     const m = (id: number) => cluster.managers.get(id)!;
     const acked: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -304,14 +298,11 @@ Deno.test("acks=all records survive a leader change, a diverged old leader trunc
       const sums = await checksums(cluster);
       return sums.every((s) => s.leo === 8 && s.hw === 8 && s.crc === sums[0].crc);
     });
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a follower that stops fetching leaves the ISR after the lag time and rejoins once caught up", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 300 });
-  try {
+  await withCluster([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 300 }, async (cluster) => {
     const leader = cluster.managers.get(1)!;
     cluster.paused.add(3);
     const produced = leader.produce({
@@ -327,9 +318,7 @@ Deno.test("a follower that stops fetching leaves the ISR after the lag time and 
     cluster.paused.delete(3);
     await waitFor("broker 3 to rejoin", () => cluster.state(TOPIC, 0).isr.includes(3));
     assert.deepEqual(cluster.state(TOPIC, 0).isr, [1, 2, 3]);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("ISR changes of many partitions go to the controller in few batched requests; a stale one fails alone", async () => {
@@ -338,8 +327,7 @@ Deno.test("ISR changes of many partitions go to the controller in few batched re
     name: TOPIC,
     partitions: Array.from({ length: count }, () => partitionState([1, 2, 3], 1, 0)),
   }]);
-  const cluster = await TestCluster.start([1, 2, 3], image, { replicaLagTimeMaxMs: 300 });
-  try {
+  await withCluster([1, 2, 3], image, { replicaLagTimeMaxMs: 300 }, async (cluster) => {
     const leader = cluster.managers.get(1)!;
     // Partition 5's partition epoch moved on at the controller, unknown to the brokers.
     const stale = cluster.state(TOPIC, 5);
@@ -379,14 +367,11 @@ Deno.test("ISR changes of many partitions go to the controller in few batched re
     );
     const rejoin = cluster.alterBatches.slice(before);
     assert.ok(rejoin.length <= 8, `${rejoin.length} requests to rejoin ${count} ISRs: ${rejoin}`);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("acks=all times out with REQUEST_TIMED_OUT and an unknown outcome when followers never fetch", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 });
-  try {
+  await withCluster([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 }, async (cluster) => {
     cluster.paused.add(2).add(3);
     await assert.rejects(
       cluster.managers.get(1)!.produce({
@@ -398,14 +383,11 @@ Deno.test("acks=all times out with REQUEST_TIMED_OUT and an unknown outcome when
       }),
       (e: StromError) => e.code === "REQUEST_TIMED_OUT" && e.details?.outcome === "unknown",
     );
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a leader that loses leadership fails its waiting acks=all requests with NOT_LEADER_OR_FOLLOWER", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 });
-  try {
+  await withCluster([1, 2, 3], rf3Image(), { replicaLagTimeMaxMs: 60_000 }, async (cluster) => {
     cluster.paused.add(2).add(3);
     const waiting = cluster.managers.get(1)!.produce({
       topic: TOPIC,
@@ -420,9 +402,7 @@ Deno.test("a leader that loses leadership fails its waiting acks=all requests wi
     );
     await cluster.elect(TOPIC, 0, 2, [2, 3]);
     await outcome;
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 function rf1Image(configs: Record<string, string> = {}) {
@@ -440,8 +420,7 @@ const produce = (
 ) => m.produce({ topic: TOPIC, partition: 0, batches, acks, timeoutMs: 5_000 });
 
 Deno.test("an idempotent retry of one of the last batches answers its original offsets; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const p = (seq: number, values: string[]) =>
       textBatch(values, { producerId: 42, producerEpoch: 0, baseSequence: seq });
@@ -460,14 +439,11 @@ Deno.test("an idempotent retry of one of the last batches answers its original o
     await assert.rejects(
       produce(m, textBatch(["old"], { producerId: 42, producerEpoch: -2, baseSequence: 3 })),
     );
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("an idempotent batch that overtakes the one before it waits for it and lands after it", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const log = () => m.replica(TOPIC, 0)!.log;
     const p = (seq: number, values: string[]) =>
@@ -505,14 +481,11 @@ Deno.test("an idempotent batch that overtakes the one before it waits for it and
       (e: StromError) => e.code === "OUT_OF_ORDER_SEQUENCE_NUMBER",
     );
     assert.ok(Date.now() - quick < SEQUENCE_GAP_WAIT_MS_MAX, "a stale batch waited for nothing");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a new producer's later batch that overtakes its batch 0 waits for it; without batch 0 it is accepted after the wait", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const p = (producerId: number, seq: number, values: string[]) =>
       textBatch(values, { producerId, producerEpoch: 0, baseSequence: seq });
@@ -526,14 +499,11 @@ Deno.test("a new producer's later batch that overtakes its batch 0 waits for it;
     const expired = await produce(m, p(43, 17, ["z"]));
     assert.equal(expired.baseOffset, 2);
     assert.ok(Date.now() - started >= SEQUENCE_GAP_WAIT_MS_MAX - 50, "accepted without waiting");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("past SEQUENCE_GAP_WAITERS_MAX waiting requests a batch ahead is refused at once, not appended out of order", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const ahead = (producerId: number) =>
       produce(m, textBatch(["later"], { producerId, producerEpoch: 0, baseSequence: 1 }));
@@ -550,14 +520,11 @@ Deno.test("past SEQUENCE_GAP_WAITERS_MAX waiting requests a batch ahead is refus
     const done = await Promise.all(waiting);
     assert.equal(done.length, SEQUENCE_GAP_WAITERS_MAX);
     assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, SEQUENCE_GAP_WAITERS_MAX);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("producer state survives a leader change: the new leader recognises a retry", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     const batch = () => textBatch(["once"], { producerId: 7, producerEpoch: 0, baseSequence: 0 });
     const first = await produce(cluster.managers.get(1)!, batch());
     await waitFor(
@@ -569,17 +536,14 @@ Deno.test("producer state survives a leader change: the new leader recognises a 
     assert.equal(retry.duplicate, true);
     assert.equal(retry.baseOffset, first.baseOffset);
     assert.equal(cluster.managers.get(2)!.replica(TOPIC, 0)!.log.logEndOffset, 1);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a retry older than the last five batches is acknowledged as a duplicate, never appended again", async () => {
   // The chaos suite's duplicates: a producer's batch reached the old leader (and the new one by
   // replication) unacknowledged; five later batches went to the new leader; the retry of the
   // first must not be refused as out of order (the producer then re-sent it under a new id).
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const p = (seq: number) =>
       textBatch([`v${seq}`], { producerId: 42, producerEpoch: 0, baseSequence: seq });
@@ -587,14 +551,11 @@ Deno.test("a retry older than the last five batches is acknowledged as a duplica
     const retry = await produce(m, p(1));
     assert.deepEqual([retry.baseOffset, retry.lastOffset, retry.duplicate], [-1, -1, true]);
     assert.equal(m.replica(TOPIC, 0)!.log.logEndOffset, 7, "the retry appended nothing");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a consumer fetch at the HW long-polls until a produce arrives, and ends early when aborted", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const started = Date.now();
     const waiting = m.fetch({
@@ -625,14 +586,11 @@ Deno.test("a consumer fetch at the HW long-polls until a produce arrives, and en
     setTimeout(() => abort.abort(), 30);
     assert.equal((await aborted).batches.length, 0);
     assert.ok(Date.now() - started < 4_000, "the abort ended the wait");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("fetch outside the log is OFFSET_OUT_OF_RANGE with the valid range; listOffset answers earliest, latest and by time", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     await produce(m, textBatch(["a", "b"]));
     await assert.rejects(
@@ -645,9 +603,7 @@ Deno.test("fetch outside the log is OFFSET_OUT_OF_RANGE with the valid range; li
     assert.equal((await m.listOffset(TOPIC, 0, "latest")).offset, 2);
     assert.equal((await m.listOffset(TOPIC, 0, { timestampMs: 500 })).offset, 0);
     assert.equal((await m.listOffset(TOPIC, 0, { timestampMs: 99_999 })).offset, null);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("the HW is checkpointed on stop and reloaded on restart; the leader serves it at once", async () => {
@@ -671,8 +627,7 @@ Deno.test("the HW is checkpointed on stop and reloaded on restart; the leader se
 });
 
 Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only when they changed", async () => {
-  const cluster = await TestCluster.start([1], rf1Image());
-  try {
+  await withCluster([1], rf1Image(), async (cluster) => {
     const m = cluster.managers.get(1)!;
     const exists = (path: string) =>
       Deno.stat(path).then(() => true, (e) => {
@@ -697,9 +652,7 @@ Deno.test("checkpoint() rewrites the HW checkpoint and producer snapshots only w
     await m.checkpoint();
     assert.deepEqual([await exists(hwFile), await exists(snapshotFile)], [true, true]);
     assert.match(await Deno.readTextFile(hwFile), new RegExp(`^${TOPIC} 0 2$`, "m"));
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("an empty partition gets no producer snapshot, at checkpoints or at stop; one with records does", async () => {
@@ -725,13 +678,10 @@ Deno.test("an empty partition gets no producer snapshot, at checkpoints or at st
 Deno.test("an unreadable HW checkpoint is replaced at the first checkpoint, even with nothing to change", async () => {
   const dir = await Deno.makeTempDir({ prefix: "strom-rm-1-" });
   await Deno.writeTextFile(`${dir}/${HW_CHECKPOINT_FILE}`, "not a checkpoint\n");
-  const cluster = await TestCluster.start([1], makeImage(1, [1], []), { dirs: [dir] });
-  try {
+  await withCluster([1], makeImage(1, [1], []), { dirs: [dir] }, async (cluster) => {
     await cluster.managers.get(1)!.checkpoint();
     assert.equal(await Deno.readTextFile(`${dir}/${HW_CHECKPOINT_FILE}`), "0\n0\n");
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a follower's HW after restart comes from the checkpoint, not zero", async () => {
@@ -763,8 +713,7 @@ Deno.test("a follower's HW after restart comes from the checkpoint, not zero", a
 });
 
 Deno.test("deleting the topic closes the replica and removes its directory; a stale image is ignored", async () => {
-  const cluster = await TestCluster.start([1, 2, 3], rf3Image());
-  try {
+  await withCluster([1, 2, 3], rf3Image(), async (cluster) => {
     const m2 = cluster.managers.get(2)!;
     const dir = m2.replica(TOPIC, 0)!.log.dir;
     await cluster.elect(TOPIC, 0, 2);
@@ -776,38 +725,33 @@ Deno.test("deleting the topic closes the replica and removes its directory; a st
     await cluster.publish(makeImage(cluster.image.offset + 2, [1, 2, 3], []));
     assert.equal(m2.replica(TOPIC, 0), undefined);
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a LogAppendTime topic stamps the broker's time and reports it", async () => {
-  const cluster = await TestCluster.start(
+  await withCluster(
     [1],
     rf1Image({ "message.timestamp.type": "LogAppendTime" }),
+    async (cluster) => {
+      const m = cluster.managers.get(1)!;
+      const before = Date.now();
+      const r = await produce(m, textBatch(["t"]));
+      assert.ok(r.logAppendTime >= before);
+      const got = await m.fetch({
+        topic: TOPIC,
+        partition: 0,
+        offset: 0,
+        maxBytes: 1 << 20,
+        maxWaitMs: 0,
+        minBytes: 1,
+      });
+      assert.equal(readBatchHeader(got.batches).maxTimestamp, r.logAppendTime);
+    },
   );
-  try {
-    const m = cluster.managers.get(1)!;
-    const before = Date.now();
-    const r = await produce(m, textBatch(["t"]));
-    assert.ok(r.logAppendTime >= before);
-    const got = await m.fetch({
-      topic: TOPIC,
-      partition: 0,
-      offset: 0,
-      maxBytes: 1 << 20,
-      maxWaitMs: 0,
-      minBytes: 1,
-    });
-    assert.equal(readBatchHeader(got.batches).maxTimestamp, r.logAppendTime);
-  } finally {
-    await cluster.stop();
-  }
 });
 
 Deno.test("enforceRetention() deletes segments past the topic's retention.ms and raises the log start", async () => {
-  const cluster = await TestCluster.start([1], rf1Image({ "retention.ms": "60000" }));
-  try {
+  await withCluster([1], rf1Image({ "retention.ms": "60000" }), async (cluster) => {
     const m = cluster.managers.get(1)!;
     // textBatch() stamps records at t=1000 ms (1970): long past a one-minute retention.
     await produce(m, textBatch(["old1"]));
@@ -816,9 +760,7 @@ Deno.test("enforceRetention() deletes segments past the topic's retention.ms and
     await m.enforceRetention();
     assert.equal((await m.listOffset(TOPIC, 0, "earliest")).offset, 2);
     assert.equal((await produce(m, textBatch(["new"]))).baseOffset, 2);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 Deno.test("a newer image is applied before the rest of a long batch of log opens", async () => {
@@ -892,8 +834,7 @@ Deno.test("log opens cut short by newer images all happen, and a failed open is 
   // Reconciliation is incremental: a topic counts as done only when all its local partitions are
   // open. Opens left for a newer image, or that failed, must be picked up by the next image.
   const count = 3 * LOG_OPENS_CONCURRENT_MAX * 4;
-  const cluster = await TestCluster.start([1, 2, 3], makeImage(1, [1, 2, 3], []));
-  try {
+  await withCluster([1, 2, 3], makeImage(1, [1, 2, 3], []), async (cluster) => {
     const image = makeImage(2, [1, 2, 3], [{
       name: "many",
       partitions: Array.from(
@@ -910,9 +851,7 @@ Deno.test("log opens cut short by newer images all happen, and a failed open is 
     await first;
     await cluster.settle();
     for (const m of cluster.managers.values()) assert.equal(m.replicas.length, count);
-  } finally {
-    await cluster.stop();
-  }
+  });
 
   const sim = new SimDisk({ seed: 5 });
   let failures = 1;
@@ -961,8 +900,7 @@ Deno.test("a follower fetch for a partition not hosted here names its leader, al
     name: TOPIC,
     partitions: [partitionState([2, 3], 2, 0)],
   }]);
-  const cluster = await TestCluster.start([1, 2, 3], image);
-  try {
+  await withCluster([1, 2, 3], image, async (cluster) => {
     const fetchAtBroker1 = () =>
       cluster.managers.get(1)!.handleReplicaFetch({
         replicaId: 3,
@@ -984,7 +922,5 @@ Deno.test("a follower fetch for a partition not hosted here names its leader, al
     await cluster.elect(TOPIC, 0, 3);
     const moved = JSON.stringify(await fetchAtBroker1());
     assert.match(moved, /broker 3 leads it/);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
