@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { DEFAULT_GROUPS, parseNodeConfig } from "../config/node_config.ts";
-import { configFileJson, planLocalCluster, validateLocalClusterOptions } from "./cluster_plan.ts";
+import {
+  configFileJson,
+  NODE_HEAP_MAX_MB_DEFAULT,
+  nodeV8HeapFlag,
+  planLocalCluster,
+  validateLocalClusterOptions,
+} from "./cluster_plan.ts";
 
 const OPTIONS = {
   nodes: 3,
@@ -111,6 +117,19 @@ Deno.test("validateLocalClusterOptions() rejects bad counts, ports and overlaps"
   assert.match(
     validateLocalClusterOptions({ ...OPTIONS, internalBasePort: 9093 }).join(),
     /overlap/,
+  );
+});
+
+Deno.test("a node's heap flag caps old space and the young generation; deno task node uses the default", async () => {
+  assert.equal(
+    nodeV8HeapFlag(512),
+    "--v8-flags=--max-old-space-size=512,--max-semi-space-size=4",
+  );
+  const tasks =
+    JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))).tasks;
+  assert.ok(
+    tasks.node.includes(` ${nodeV8HeapFlag(NODE_HEAP_MAX_MB_DEFAULT)} `),
+    `deno.json's node task starts a node as the launcher does: ${tasks.node}`,
   );
 });
 

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../fs/atomic_write.ts";
 import { ensureSecretFile } from "../security/cluster_secret.ts";
 import type { ClusterPlan, PlannedNode } from "./cluster_plan.ts";
-import { configFileJson } from "./cluster_plan.ts";
+import { configFileJson, nodeV8HeapFlag } from "./cluster_plan.ts";
 import type { Manifest, ManifestNode } from "./manifest.ts";
 import { shellQuote, writeManifest } from "./manifest.ts";
 
@@ -215,8 +215,9 @@ function spawnNode(planned: PlannedNode, out: Output): RunningNode {
   const command = [
     Deno.execPath(),
     "run",
-    `--v8-flags=--max-old-space-size=${planned.heapMaxMb}`,
-    // Extra `deno run` flags for profiling, e.g. "--v8-flags=--trace-gc" (README "Profiling").
+    nodeV8HeapFlag(planned.heapMaxMb),
+    // Extra `deno run` flags for profiling, e.g. "--v8-flags=--trace-gc" (README "Profiling"); V8
+    // flags add to the heap flags above, and a V8 flag given twice takes its later value.
     ...(Deno.env.get("STROM_NODE_DENO_FLAGS")?.split(" ").filter((f) => f !== "") ?? []),
     "--allow-all",
     NODE_MAIN,
