@@ -33,6 +33,18 @@ function rf3Image(configs: Record<string, string> = {}, isr?: number[]) {
   }]);
 }
 
+/** Reads partition 0 of {@link TOPIC} from offset 0 on `manager`, without waiting. */
+function readFromStart(manager: ReplicaManager) {
+  return manager.fetch({
+    topic: TOPIC,
+    partition: 0,
+    offset: 0,
+    maxBytes: 1 << 20,
+    maxWaitMs: 0,
+    minBytes: 1,
+  });
+}
+
 async function valuesOf(bytes: Uint8Array): Promise<string[]> {
   const out: string[] = [];
   for (const b of await decodeRecordBatches(bytes)) {
@@ -73,14 +85,7 @@ Deno.test("reconciliation opens a leader and two followers, and acks=all complet
       { base: 0, last: 2, count: 3 },
     );
     assert.ok(leader.replica(TOPIC, 0)!.highWatermark >= 3, "acks=all answered below the HW");
-    const fetched = await leader.fetch({
-      topic: TOPIC,
-      partition: 0,
-      offset: 0,
-      maxBytes: 1 << 20,
-      maxWaitMs: 0,
-      minBytes: 1,
-    });
+    const fetched = await readFromStart(leader);
     assert.deepEqual(await valuesOf(fetched.batches), ["a", "b", "c"]);
     await waitFor("followers to learn the HW", async () => {
       const sums = await checksums(cluster);
@@ -285,14 +290,7 @@ Deno.test("acks=all records survive a leader change, a diverged old leader trunc
       return cluster.state(TOPIC, 0).isr.includes(1) &&
         m(1).replica(TOPIC, 0)!.log.logEndOffset === 8;
     });
-    const fetched = await m(2).fetch({
-      topic: TOPIC,
-      partition: 0,
-      offset: 0,
-      maxBytes: 1 << 20,
-      maxWaitMs: 0,
-      minBytes: 1,
-    });
+    const fetched = await readFromStart(m(2));
     assert.deepEqual(await valuesOf(fetched.batches), acked);
     await waitFor("all replicas to agree up to the HW", async () => {
       const sums = await checksums(cluster);
@@ -457,14 +455,7 @@ Deno.test("an idempotent batch that overtakes the one before it waits for it and
     const first = await produce(m, p(1, ["b"]));
     const overtook = await second;
     assert.deepEqual([first.baseOffset, overtook.baseOffset, overtook.duplicate], [1, 2, false]);
-    const fetched = await m.fetch({
-      topic: TOPIC,
-      partition: 0,
-      offset: 0,
-      maxBytes: 1 << 20,
-      maxWaitMs: 0,
-      minBytes: 1,
-    });
+    const fetched = await readFromStart(m);
     assert.deepEqual(await valuesOf(fetched.batches), ["a", "b", "c"]);
     // A predecessor that never comes: refused after the bounded wait, nothing appended.
     const started = Date.now();
@@ -737,14 +728,7 @@ Deno.test("a LogAppendTime topic stamps the broker's time and reports it", async
       const before = Date.now();
       const r = await produce(m, textBatch(["t"]));
       assert.ok(r.logAppendTime >= before);
-      const got = await m.fetch({
-        topic: TOPIC,
-        partition: 0,
-        offset: 0,
-        maxBytes: 1 << 20,
-        maxWaitMs: 0,
-        minBytes: 1,
-      });
+      const got = await readFromStart(m);
       assert.equal(readBatchHeader(got.batches).maxTimestamp, r.logAppendTime);
     },
   );
