@@ -324,7 +324,8 @@ export class StromNode {
       clusterId: config.clusterId,
       client: config.listeners.client.advertisedUrl,
       internal: config.listeners.internal.advertisedUrl,
-      // The cap the process was started with (`--max-old-space-size`; the launcher's `--heap-max-mb`).
+      // What the process was started with: old space (`--max-old-space-size`, the launcher's
+      // `--heap-max-mb`) plus three semi-spaces (`--max-semi-space-size`).
       jsHeapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1_048_576),
     });
     return new StromNode(config, meta, clientServer, internalServer, parts, logger);
