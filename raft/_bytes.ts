@@ -11,10 +11,27 @@ const INITIAL_CAPACITY_BYTES = 256;
 /** ceil(53 / 7): a safe integer never needs more varint bytes. */
 const VARINT_BYTES_MAX = 8;
 
-/** Appends varints and length-prefixed bytes to a buffer that doubles as needed. */
+/**
+ * Most unused capacity, as a fraction of the written length, that
+ * {@link ByteWriter.finish} leaves behind a view instead of copying.
+ */
+const FINISH_SLACK_FRACTION_MAX = 1 / 8;
+
+/**
+ * Appends varints and length-prefixed bytes to a buffer that doubles as needed.
+ *
+ * Give a capacity hint when the size is known roughly: a 1.5 MB append
+ * message written from the default capacity allocated 256 B … 2 MiB (4 MiB
+ * in all) and then copied the result out; with a close hint it is one
+ * buffer, handed out as a view.
+ */
 export class ByteWriter {
-  #buf = new Uint8Array(INITIAL_CAPACITY_BYTES);
+  #buf: Uint8Array;
   #len = 0;
+
+  constructor(capacityHintBytes: number = INITIAL_CAPACITY_BYTES) {
+    this.#buf = new Uint8Array(Math.max(INITIAL_CAPACITY_BYTES, Math.ceil(capacityHintBytes)));
+  }
 
   #reserve(extra: number): void {
     if (this.#len + extra <= this.#buf.length) return;
@@ -53,7 +70,10 @@ export class ByteWriter {
     this.#len += value.byteLength;
   }
 
+  /** The bytes written: a view if little capacity is unused, else a copy (so no large buffer is pinned). */
   finish(): Uint8Array {
+    const slack = this.#buf.length - this.#len;
+    if (slack <= this.#len * FINISH_SLACK_FRACTION_MAX) return this.#buf.subarray(0, this.#len);
     return this.#buf.slice(0, this.#len);
   }
 }

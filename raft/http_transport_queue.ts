@@ -6,6 +6,19 @@
  * blocks: the oldest message that a later one supersedes goes first, and only
  * when nothing in the queue is of that kind does the oldest message go.
  *
+ * Invariant: the queue holds at most one heartbeat and one heartbeat
+ * response. A newer one replaces the queued one, because it carries
+ * everything the older one did: a heartbeat's commit index only grows within
+ * a term, and its `readSeq` is the newest pending ReadIndex round (or 0 when
+ * none is pending any more); a response echoes those. Why it matters: while
+ * a peer is down or backing off, a heartbeat is queued every tick. When the
+ * peer came back it got the whole backlog at once, answered each heartbeat,
+ * and the leader, which resends a lagging follower's missing entries on every
+ * heartbeat response, encoded and sent the same entries once per answer
+ * (measured with 10,000 partitions: the 1.5 MB metadata entry that fenced
+ * the restarted broker went to it 11 to 12 times within 170 ms, and the
+ * leader's ArrayBuffers jumped by 44 MB).
+ *
  * @module
  */
 
@@ -24,6 +37,15 @@ const ESSENTIAL_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   "preVoteResp",
   "timeoutNow",
   "snapshotResp",
+]);
+
+/**
+ * Message types of which only the newest is worth sending: a newer one
+ * replaces the queued one (see the module's invariant).
+ */
+const LATEST_ONLY_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  "heartbeat",
+  "heartbeatResp",
 ]);
 
 /** Limits of one {@link MessageQueue}. */
@@ -79,9 +101,15 @@ export class MessageQueue {
   /**
    * Appends `message`, first dropping older messages as needed to stay within
    * the limits; answers the dropped messages. A message larger than
-   * `bytesMax` on its own is still queued, alone.
+   * `bytesMax` on its own is still queued, alone. A heartbeat (or heartbeat
+   * response) replaces the one already queued, which is not counted as
+   * dropped: the new one says all it said.
    */
   push(message: Message): Message[] {
+    if (LATEST_ONLY_TYPES.has(message.type)) {
+      const queued = this.#messages.findIndex((m) => m.type === message.type);
+      if (queued >= 0) this.#removeAt(queued);
+    }
     const size = messageBytes(message);
     const dropped: Message[] = [];
     while (
@@ -125,8 +153,11 @@ export class MessageQueue {
 
   /** Drops the oldest non-essential message, or the oldest of all if every one is essential. */
   #dropOne(): Message {
-    let position = this.#messages.findIndex((message) => !ESSENTIAL_TYPES.has(message.type));
-    if (position < 0) position = 0;
+    const position = this.#messages.findIndex((message) => !ESSENTIAL_TYPES.has(message.type));
+    return this.#removeAt(Math.max(0, position));
+  }
+
+  #removeAt(position: number): Message {
     const [message] = this.#messages.splice(position, 1);
     const [size] = this.#sizes.splice(position, 1);
     this.#bytes -= size;

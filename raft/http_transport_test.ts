@@ -19,6 +19,10 @@ function heartbeat(from: number, to: number, commit: number): Message {
   return { type: "heartbeat", from, to, term: 1, commit, readSeq: 0 };
 }
 
+function appResp(from: number, to: number, index: number): Message {
+  return { type: "appResp", from, to, term: 1, index, reject: false, rejectHint: 0, logTerm: 1 };
+}
+
 /** Polls `condition` every few milliseconds, failing after {@link WAIT_MS_MAX}. */
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT_MS_MAX;
@@ -57,16 +61,17 @@ Deno.test("two endpoints exchange batches of messages over HTTP/2", async () => 
       commit: 4,
       entries: [{ index: 5, term: 3, kind: "normal", data: new Uint8Array(3000).fill(7) }],
     };
-    const many = Array.from({ length: 500 }, (_, i) => heartbeat(1, 2, i));
-    fromOne.send([append, ...many]);
+    const many = Array.from({ length: 500 }, (_, i) => appResp(1, 2, i));
+    // Three heartbeats queued behind the rest: only the newest goes (it says all they said).
+    fromOne.send([append, ...many, heartbeat(1, 2, 1), heartbeat(1, 2, 2), heartbeat(1, 2, 3)]);
     fromTwo.send([heartbeat(2, 1, 9)]);
-    await waitFor(() => two.inbox.length === 501 && one.inbox.length === 1, "delivery");
-    deepStrictEqual(two.inbox, [append, ...many]);
+    await waitFor(() => two.inbox.length === 502 && one.inbox.length === 1, "delivery");
+    deepStrictEqual(two.inbox, [append, ...many, heartbeat(1, 2, 3)]);
     deepStrictEqual(one.inbox, [heartbeat(2, 1, 9)]);
     // The client counts a batch once its response is in, just after delivery.
-    await waitFor(() => fromOne.stats(2)!.sentMessages === 501, "the responses");
+    await waitFor(() => fromOne.stats(2)!.sentMessages === 502, "the responses");
     const stats = fromOne.stats(2)!;
-    ok(stats.sentBatches < 501, `batched: ${stats.sentBatches} POSTs for 501 messages`);
+    ok(stats.sentBatches < 502, `batched: ${stats.sentBatches} POSTs for 502 messages`);
     strictEqual(stats.droppedMessages, 0);
   } finally {
     await fromOne.close();

@@ -16,7 +16,7 @@
 
 import { ByteReader, ByteWriter } from "./_bytes.ts";
 import { RaftError } from "./errors.ts";
-import { MESSAGE_TYPES } from "./message.ts";
+import { MESSAGE_TYPES, messageBytes } from "./message.ts";
 import type { Message, MessageType } from "./message.ts";
 import type { ClusterConfig, Entry, EntryKind, SnapshotMeta } from "./types.ts";
 
@@ -49,11 +49,25 @@ export function encodeMessages(messages: readonly Message[]): Uint8Array {
       `a batch holds at most ${MESSAGES_PER_BATCH_MAX} messages, got ${messages.length}`,
     );
   }
-  const w = new ByteWriter();
+  const w = new ByteWriter(encodedBytesHint(messages));
   w.u8(MESSAGE_CODEC_VERSION);
   w.varint(messages.length);
   for (const m of messages) writeMessage(w, m);
   return w.finish();
+}
+
+/**
+ * A capacity for encoding `messages`: `messageBytes` plus room for the
+ * varints (at most 8 bytes each), so an append batch, whose size is almost
+ * all entry data, never makes the writer grow. Other messages are small.
+ */
+function encodedBytesHint(messages: readonly Message[]): number {
+  let bytes = 16;
+  for (const m of messages) {
+    bytes += messageBytes(m) + 32;
+    if (m.type === "app") bytes += 16 * m.entries.length;
+  }
+  return bytes;
 }
 
 /**

@@ -139,3 +139,32 @@ Deno.test("encodeMessages() refuses numbers that are not non-negative safe integ
     RaftError,
   );
 });
+
+Deno.test("encodeMessages() writes a large append into one buffer of about its size", () => {
+  const data = new Uint8Array(1_500_000).fill(7);
+  const app: Message = {
+    type: "app",
+    from: 1,
+    to: 2,
+    term: 3,
+    index: 41,
+    logTerm: 3,
+    commit: 40,
+    entries: [{ index: 42, term: 3, kind: "normal", data }],
+  };
+  const encoded = encodeMessages([app]);
+  deepStrictEqual(decodeMessages(encoded), [app]);
+  // A view of one buffer sized from the messages (it used to double from 256 B up to 2 MiB and
+  // then copy the result out); small batches are still copied out of a larger buffer.
+  const unused = encoded.buffer.byteLength - encoded.byteLength;
+  deepStrictEqual(unused >= 0 && unused <= 128, true, `${unused} bytes unused`);
+  const heartbeat = encodeMessages([{
+    type: "heartbeat",
+    from: 1,
+    to: 2,
+    term: 3,
+    commit: 7,
+    readSeq: 0,
+  }]);
+  deepStrictEqual(heartbeat.buffer.byteLength, heartbeat.byteLength);
+});
