@@ -73,6 +73,14 @@ Deno.test("two endpoints exchange batches of messages over HTTP/2", async () => 
     const stats = fromOne.stats(2)!;
     ok(stats.sentBatches < 502, `batched: ${stats.sentBatches} POSTs for 502 messages`);
     strictEqual(stats.droppedMessages, 0);
+    // A large append alone is encoded as a view of a slightly larger buffer: only the view goes.
+    const large: Message = {
+      ...append,
+      entries: [{ index: 5, term: 3, kind: "normal", data: new Uint8Array(1_500_000).fill(9) }],
+    };
+    fromOne.send([large]);
+    await waitFor(() => two.inbox.length === 503, "the large append");
+    deepStrictEqual(two.inbox[502], large);
   } finally {
     await fromOne.close();
     await fromTwo.close();
