@@ -8,9 +8,18 @@
  * log order; the image offset is the Raft index of the last applied entry,
  * so two nodes at the same offset have the same image.
  *
- * Every `snapshotEveryEntries` applied entries the image is written as a
- * Raft snapshot and the log before it is compacted; a lagging or new node
- * gets that snapshot instead of the whole log.
+ * Once `snapshotEveryEntries` entries or `snapshotEveryBytes` bytes of entry
+ * data have been applied since the last snapshot, whichever comes first, the
+ * image is written as a Raft snapshot and the log before it is compacted; a
+ * lagging or new node gets that snapshot instead of the whole log.
+ *
+ * Why both triggers: the file storage keeps every entry after the snapshot
+ * in memory, on every node, and a restarted node replays them all. With a
+ * few partitions an entry is a few hundred bytes and the count bounds both;
+ * with 10,000 partitions one entry (a broker fenced, an ISR batch) is
+ * 0.3-1.7 MB, and 5,000 of them would be gigabytes. The byte trigger bounds
+ * the retained log at `snapshotEveryBytes` plus one entry (Kafka does the
+ * same with `metadata.log.max.record.bytes.between.snapshots`).
  *
  * @module
  */
@@ -48,8 +57,10 @@ export interface MetadataQuorumOptions {
   /** Election timeout, in ms (randomized by the core up to twice this). */
   readonly electionTimeoutMs: number;
   readonly logger: Logger;
-  /** Applied entries between snapshots. */
+  /** Applied entries between snapshots (default {@link SNAPSHOT_EVERY_ENTRIES_DEFAULT}). */
   readonly snapshotEveryEntries?: number;
+  /** Applied entry bytes between snapshots (default {@link SNAPSHOT_EVERY_BYTES_DEFAULT}). */
+  readonly snapshotEveryBytes?: number;
   /**
    * Called only when the log is empty (a new or wiped node): the membership
    * the log starts from, or `undefined` for `voters`. A node that must join
@@ -70,6 +81,12 @@ export interface NodeEndpoints {
 
 /** Default entries between metadata snapshots. */
 export const SNAPSHOT_EVERY_ENTRIES_DEFAULT = 5_000;
+/**
+ * Default bytes of applied entry data between metadata snapshots (4 MiB).
+ * Kafka's default is 20 MiB, but Kafka reads its metadata log from disk;
+ * here it is held in memory on every node, so the bound is kept smaller.
+ */
+export const SNAPSHOT_EVERY_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** Most proposals waiting for their commit. */
 export const PENDING_PROPOSALS_MAX = 10_000;
 /** Most callers waiting for an offset to apply. */
@@ -102,12 +119,14 @@ export class MetadataQuorum {
   #closed = false;
   #started = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
-  #sinceSnapshot = 0;
+  #entriesSinceSnapshot = 0;
+  #bytesSinceSnapshot = 0;
   readonly #pending = new Map<number, PendingProposal>();
   readonly #offsetWaiters = new Set<{ offset: number; resolve: () => void }>();
   readonly #imageListeners: ImageListener[] = [];
   readonly #leadershipListeners: LeadershipListener[] = [];
-  readonly #snapshotEvery: number;
+  readonly #snapshotEveryEntries: number;
+  readonly #snapshotEveryBytes: number;
   /** Peer URLs handed to the transport, so that unchanged ones are not set again. */
   readonly #peerUrls = new Map<number, string>();
   readonly handleRaftRequest: (req: Request) => Promise<Response>;
@@ -120,7 +139,8 @@ export class MetadataQuorum {
     image: MetadataImage,
   ) {
     this.#image = image;
-    this.#snapshotEvery = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    this.#snapshotEveryEntries = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES_DEFAULT;
+    this.#snapshotEveryBytes = options.snapshotEveryBytes ?? SNAPSHOT_EVERY_BYTES_DEFAULT;
     for (const v of options.voters) this.#peerUrls.set(v.id, v.internalUrl);
     this.#syncPeers(image);
     this.handleRaftRequest = createRaftHandler({
@@ -445,13 +465,17 @@ export class MetadataQuorum {
       };
       for (const l of this.#leadershipListeners) l(state);
     }
-    if (this.#sinceSnapshot >= this.#snapshotEvery) await this.#takeSnapshot();
+    if (
+      this.#entriesSinceSnapshot >= this.#snapshotEveryEntries ||
+      this.#bytesSinceSnapshot >= this.#snapshotEveryBytes
+    ) await this.#takeSnapshot();
   }
 
   #installSnapshot(snapshot: Snapshot): void {
     this.#image = decodeImageSnapshot(snapshot.data);
     this.#syncPeers(this.#image);
-    this.#sinceSnapshot = 0;
+    this.#entriesSinceSnapshot = 0;
+    this.#bytesSinceSnapshot = 0;
     this.options.logger.info("installed metadata snapshot from the leader", {
       offset: snapshot.meta.index,
     });
@@ -461,6 +485,8 @@ export class MetadataQuorum {
     let image = this.#image;
     for (const e of entries) {
       if (e.index <= image.offset) continue;
+      this.#entriesSinceSnapshot++;
+      this.#bytesSinceSnapshot += e.data.length;
       const records = e.kind === "normal" && e.data.length > 0 ? decodeRecords(e.data) : [];
       image = replay(image, records, e.index);
       const pending = this.#pending.get(e.index);
@@ -475,7 +501,6 @@ export class MetadataQuorum {
           );}
       }
     }
-    this.#sinceSnapshot += entries.length;
     if (image.quorumNodes !== this.#image.quorumNodes) this.#syncPeers(image);
     this.#image = image;
     // Proposals below the applied offset that were not applied as ours are lost.
@@ -503,11 +528,16 @@ export class MetadataQuorum {
     const image = this.#image;
     const term = this.node.logTerm(image.offset);
     if (term === undefined) return;
-    await this.storage.compact({
+    const snapshot: Snapshot = {
       meta: { index: image.offset, term, config: this.node.status().config },
       data: encodeImageSnapshot(image),
+    };
+    await this.storage.compact(snapshot);
+    this.#entriesSinceSnapshot = 0;
+    this.#bytesSinceSnapshot = 0;
+    this.options.logger.info("metadata snapshot taken; log compacted", {
+      offset: image.offset,
+      bytes: snapshot.data.length,
     });
-    this.#sinceSnapshot = 0;
-    this.options.logger.info("metadata snapshot taken; log compacted", { offset: image.offset });
   }
 }
