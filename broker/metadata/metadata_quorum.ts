@@ -18,8 +18,9 @@
  * few partitions an entry is a few hundred bytes and the count bounds both;
  * with 10,000 partitions one entry (a broker fenced, an ISR batch) is
  * 0.3-1.7 MB, and 5,000 of them would be gigabytes. The byte trigger bounds
- * the retained log at `snapshotEveryBytes` plus one entry (Kafka does the
- * same with `metadata.log.max.record.bytes.between.snapshots`).
+ * the applied log kept in memory at `snapshotEveryBytes` plus the last batch
+ * applied (the check runs once per Ready); Kafka bounds its metadata log the
+ * same way (`metadata.log.max.record.bytes.between.snapshots`).
  *
  * @module
  */
