@@ -72,7 +72,12 @@ class Cluster {
 
   static async start(snapshotOptions: Cluster["snapshotOptions"]): Promise<Cluster> {
     const cluster = new Cluster(await Deno.makeTempDir({ prefix: "strom-mq-" }), snapshotOptions);
-    for (let i = 0; i < 3; i++) await cluster.open(i);
+    try {
+      for (let i = 0; i < 3; i++) await cluster.open(i);
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
     return cluster;
   }
 
@@ -84,7 +89,9 @@ class Cluster {
       dir: `${this.#root}/node-${i + 1}`,
       secret: SECRET,
       tickMs: 20,
-      electionTimeoutMs: 200,
+      // Long enough that a loaded CI machine does not depose the leader mid-test: a proposal
+      // refused then may still commit, and proposing it again would repeat a topic.
+      electionTimeoutMs: 1_000,
       logger: createLogger({ sink: (line) => this.logLines[i].push(line) }),
       ...this.snapshotOptions,
     });
